@@ -1,0 +1,55 @@
+# Two commands for a fresh machine (see README.md):
+#   make book   build the executed book offline into _build/html (warnings are errors)
+#   make test   run the whole test suite: lint, pairing, unit + property tests, nbval
+# Both create .venv with the pinned environment first when it is missing or stale.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+export PATH := $(BIN):$(PATH)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+# The book build executes chapters at the default tier unless told otherwise
+# (CI: `ALIGNLIMITS_TIER=smoke make book`); nbval always runs the smoke tier.
+ALIGNLIMITS_TIER ?= default
+
+.PHONY: book test venv sync lint check-pairing unit nbval clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	# torch first and pinned: resolving it from scratch pulls a ~3 GB CUDA build.
+	$(BIN)/pip install "torch==2.13.0"
+	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps -e .
+	touch $@
+
+book: $(STAMP)
+	rm -rf _build
+	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . -W --keep-going
+	python tools/check_html_links.py _build/html
+
+test: lint check-pairing unit nbval
+
+lint: $(STAMP)
+	ruff check alignlimits tests tools benchmarks
+
+check-pairing: $(STAMP)
+	python tools/check_pairing.py book
+
+unit: $(STAMP)
+	pytest -q -n 2 tests
+
+nbval: $(STAMP)
+	ALIGNLIMITS_TIER=smoke pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+	  --nbval --nbval-current-env book/
+
+# Regenerate the output-free .ipynb of every chapter from its MyST source.
+sync: $(STAMP)
+	python tools/check_pairing.py book --write
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,115 @@
+r"""The KL-regularised objective on the probability simplex, derived with SymPy.
+
+For ``k`` outcomes with base probabilities ``q_i > 0``, rewards ``r_i`` and ``β > 0``:
+
+* the Lagrangian ``L(p, λ) = Σ p_i r_i − β Σ p_i log(p_i/q_i) − λ (Σ p_i − 1)``;
+* its stationary point ``p_i = q_i e^{r_i/β} / Σ_j q_j e^{r_j/β}`` (the Gibbs tilt);
+* its Hessian ``diag(−β/p_i)``, negative definite: the stationary point is the maximum;
+* the Gibbs variational identity
+  ``E_p[r] − β KL(p‖q) = β log Z_β − β KL(p‖π_β)`` for every ``p`` on the simplex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+__all__ = [
+    "SimplexProblem",
+    "GibbsOptimum",
+    "simplex_problem",
+    "gibbs_optimum",
+    "gibbs_tilt_expressions",
+    "gibbs_variational_identity",
+    "identity_residual",
+]
+
+
+@dataclass(frozen=True)
+class SimplexProblem:
+    """Symbols and the Lagrangian of ``max_p Σ p r − β KL(p‖q)`` s.t. ``Σ p = 1``."""
+
+    p: tuple[sp.Symbol, ...]
+    q: tuple[sp.Symbol, ...]
+    r: tuple[sp.Symbol, ...]
+    beta: sp.Symbol
+    lam: sp.Symbol
+    objective: sp.Expr
+    lagrangian: sp.Expr
+
+
+def simplex_problem(k: int) -> SimplexProblem:
+    """Build the symbols (all positive except rewards, which are real) and the Lagrangian."""
+    if k < 2:
+        raise ValueError(f"need at least 2 outcomes for a non-trivial simplex; got k={k}.")
+    p = sp.symbols(f"p1:{k + 1}", positive=True)
+    q = sp.symbols(f"q1:{k + 1}", positive=True)
+    r = sp.symbols(f"r1:{k + 1}", real=True)
+    beta = sp.Symbol("beta", positive=True)
+    lam = sp.Symbol("lambda", real=True)
+    objective = sum(pi * ri for pi, ri in zip(p, r)) - beta * sum(
+        pi * sp.log(pi / qi) for pi, qi in zip(p, q)
+    )
+    lagrangian = objective - lam * (sum(p) - 1)
+    return SimplexProblem(p, q, r, beta, lam, objective, lagrangian)
+
+
+@dataclass(frozen=True)
+class GibbsOptimum:
+    """The solved first-order conditions.
+
+    ``stationary`` maps each ``p_i`` to its solution as a function of λ;
+    ``multiplier`` is the λ that normalises it; ``policy`` is the resulting optimum
+    (a tuple of expressions, one per outcome); ``hessian`` is ``∂²L/∂p∂p``.
+    """
+
+    problem: SimplexProblem
+    stationary: dict[sp.Symbol, sp.Expr]
+    multiplier: sp.Expr
+    policy: tuple[sp.Expr, ...]
+    hessian: sp.Matrix
+
+
+def gibbs_optimum(k: int = 3) -> GibbsOptimum:
+    """Solve ``∂L/∂p_i = 0`` and ``Σ p_i = 1`` symbolically for ``k`` outcomes."""
+    prob = simplex_problem(k)
+    stationary = {}
+    for pi in prob.p:
+        (sol,) = sp.solve(sp.diff(prob.lagrangian, pi), pi)
+        stationary[pi] = sol
+    (lam_star,) = sp.solve(sp.Eq(sum(stationary.values()), 1), prob.lam)
+    policy = tuple(sp.simplify(stationary[pi].subs(prob.lam, lam_star)) for pi in prob.p)
+    hessian = sp.hessian(prob.lagrangian, prob.p)
+    return GibbsOptimum(prob, stationary, lam_star, policy, hessian)
+
+
+def gibbs_tilt_expressions(k: int = 3) -> tuple[tuple[sp.Expr, ...], SimplexProblem]:
+    """The Gibbs tilt written directly, ``q_i e^{r_i/β} / Σ_j q_j e^{r_j/β}``."""
+    prob = simplex_problem(k)
+    z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r))
+    return tuple(qi * sp.exp(ri / prob.beta) / z for qi, ri in zip(prob.q, prob.r)), prob
+
+
+def gibbs_variational_identity(k: int = 3) -> sp.Eq:
+    r"""``E_p[r] − β KL(p‖q) = β log Z_β − β KL(p‖π_β)`` with ``p`` on the simplex.
+
+    The last coordinate is eliminated as ``p_k = 1 − Σ_{i<k} p_i``, so the identity
+    holds as an algebraic fact about the remaining free variables.
+    """
+    tilt, prob = gibbs_tilt_expressions(k)
+    p_last = 1 - sum(prob.p[:-1])
+    p = (*prob.p[:-1], p_last)
+    z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r))
+    lhs = sum(pi * ri for pi, ri in zip(p, prob.r)) - prob.beta * sum(
+        pi * sp.log(pi / qi) for pi, qi in zip(p, prob.q)
+    )
+    rhs = prob.beta * sp.log(z) - prob.beta * sum(
+        pi * sp.log(pi / ti) for pi, ti in zip(p, tilt)
+    )
+    return sp.Eq(lhs, rhs, evaluate=False)
+
+
+def identity_residual(eq: sp.Eq) -> sp.Expr:
+    """``lhs − rhs`` simplified after expanding logarithms (all symbols are positive)."""
+    return sp.simplify(sp.expand_log(eq.lhs - eq.rhs, force=True))

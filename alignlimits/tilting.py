@@ -1,0 +1,326 @@
+r"""The exact Gibbs tilt of a discrete base distribution and its KL–reward frontier.
+
+For a base distribution ``π0`` over ``k`` outcomes with rewards ``r`` and a KL penalty
+factor ``β > 0`` the optimum of ``E_π[r] − β KL(π‖π0)`` is the Gibbs tilt
+
+.. math::  π_β(i) = π0(i)\, e^{r_i/β} / Z_β,\qquad Z_β = Σ_i π0(i) e^{r_i/β}.
+
+Along the frontier ``β ↦ π_β``:
+
+* ``KL(π_β‖π0)      = E_{π_β}[r]/β − log Z_β``
+* ``KL(π0‖π_β)      = log Z_β − E_{π0}[r]/β``           (reverse KL)
+* ``gain Δ(β)       = E_{π_β}[r] − E_{π0}[r] = β · J(π_β, π0)``  (Jeffreys identity)
+* ``dΔ/dKL          = β``
+
+Every quantity is computed in log space from the log-ratio ``log(π_β/π0)``, so
+``e^{r/β}`` is never formed: β from 1e-8 to 1e8 (and ``β = inf``, the base policy)
+gives finite values with full relative precision (see ``_log_ratio``).
+
+All functions take plain arrays: ``base_probs`` and ``rewards`` of shape ``(k,)`` and
+``beta`` a scalar or a 1-D grid of shape ``(m,)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import brentq
+from scipy.special import logsumexp
+
+from alignlimits._validation import (
+    as_betas,
+    as_finite_array,
+    as_probabilities,
+    check_same_shape,
+)
+
+__all__ = [
+    "Frontier",
+    "log_tilt",
+    "tilt",
+    "log_partition",
+    "frontier",
+    "max_kl",
+    "greedy_gain",
+    "beta_for_kl",
+    "max_gain",
+    "penalized_objective",
+]
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """Points ``π_β`` of the optimal KL–reward frontier, one per β (arrays of shape ``(m,)``).
+
+    Attributes
+    ----------
+    beta : KL penalty factors.
+    kl : ``KL(π_β‖π0)``, the budget the policy spends.
+    reverse_kl : ``KL(π0‖π_β)``.
+    gain : ``E_{π_β}[r] − E_{π0}[r]``, the optimal reward gain.
+    jeffreys : ``KL + reverse KL``; equals ``gain / β``.
+    base_mean : ``E_{π0}[r]`` (a float).
+    """
+
+    beta: NDArray[np.float64]
+    kl: NDArray[np.float64]
+    reverse_kl: NDArray[np.float64]
+    gain: NDArray[np.float64]
+    jeffreys: NDArray[np.float64]
+    base_mean: float
+
+    @property
+    def expected_reward(self) -> NDArray[np.float64]:
+        """``E_{π_β}[r] = base_mean + gain``."""
+        return self.base_mean + self.gain
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """Plain lists per column, e.g. for ``json.dumps`` or ``pandas.DataFrame``."""
+        cols = ("beta", "kl", "reverse_kl", "gain", "jeffreys")
+        return {c: np.asarray(getattr(self, c)).tolist() for c in cols}
+
+
+def _checked(base_probs: ArrayLike, rewards: ArrayLike) -> tuple[NDArray, NDArray]:
+    p0 = as_probabilities(base_probs, "base_probs")
+    r = as_finite_array(rewards, "rewards")
+    if p0.ndim != 1:
+        raise ValueError(f"base_probs must be 1-D (k outcomes); got shape {p0.shape}.")
+    check_same_shape(p0, r, "base_probs", "rewards")
+    return p0, r
+
+
+def _log_ratio(p0: NDArray, r: NDArray, betas: NDArray) -> tuple[NDArray, NDArray]:
+    """``log(π_β/π0)`` on the support (shape (m, k), 0 off it) and ``log Z_β`` (shape (m,)).
+
+    Two exact rewritings of the same quantity, chosen per β for accuracy:
+
+    * small β: shift the exponent by the top reward, ``s = (r − r_top)/β ≤ 0``, and
+      take ``log Z = r_top/β + logsumexp(log π0 + s)`` — nothing overflows;
+    * large β (every ``|u| < 1`` for the centred exponent ``u = (r − E_π0 r)/β``):
+      ``log Z = E_π0[r]/β + log1p(Σ π0 expm1(u))``, which keeps full relative
+      precision when ``π_β ≈ π0`` (KL down to 1e-300 instead of rounding noise).
+    """
+    support = p0 > 0
+    r_s = np.where(support, r, 0.0)  # off-support rewards never matter
+    r_top = float(r_s[support].max())
+    base_mean = float(p0 @ r_s)
+    with np.errstate(divide="ignore"):
+        log_p0 = np.log(p0)
+    inv_beta = 1.0 / betas[:, None]  # β = inf gives 0: the base policy
+    s = (r_s - r_top)[None, :] * inv_beta
+    u = (r_s - base_mean)[None, :] * inv_beta
+    log_z_s = logsumexp(log_p0[None, :] + s, axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):  # only rows with |u| < 1 are kept
+        log_z_u = np.log1p((p0[None, :] * np.expm1(u)).sum(axis=-1))
+    small_u = (np.abs(u) < 1.0).all(axis=-1)
+    log_ratio = np.where(small_u[:, None], u - log_z_u[:, None], s - log_z_s[:, None])
+    log_z = np.where(small_u, base_mean / betas + log_z_u, r_top / betas + log_z_s)
+    log_z = np.where(np.isinf(betas), 0.0, log_z)
+    return np.where(support[None, :], log_ratio, 0.0), log_z
+
+
+def log_tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[np.float64]:
+    r"""Log-probabilities of the Gibbs tilt, ``log π_β = log π0 + r/β − log Z_β``.
+
+    Returns shape ``(k,)`` for a scalar ``beta`` and ``(m, k)`` for a grid of ``m``.
+    Outcomes with ``π0 = 0`` get ``-inf``.
+    """
+    p0, r = _checked(base_probs, rewards)
+    betas = as_betas(beta)
+    log_ratio, _ = _log_ratio(p0, r, np.atleast_1d(betas))
+    with np.errstate(divide="ignore"):
+        log_pi = np.where(p0 > 0, np.log(p0) + log_ratio, -np.inf)
+    return log_pi[0] if betas.ndim == 0 else log_pi
+
+
+def tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[np.float64]:
+    r"""The Gibbs tilt ``π_β = π0 e^{r/β} / Z_β`` (a softmax of ``log π0 + r/β``).
+
+    Shapes as in :func:`log_tilt`; each row sums to one.
+    """
+    return np.exp(log_tilt(base_probs, rewards, beta))
+
+
+def log_partition(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[np.float64] | float:
+    r"""``log Z_β = log Σ_i π0(i) e^{r_i/β}`` — the optimal value is ``β log Z_β``."""
+    p0, r = _checked(base_probs, rewards)
+    betas = as_betas(beta)
+    _, out = _log_ratio(p0, r, np.atleast_1d(betas))
+    return float(out[0]) if betas.ndim == 0 else out
+
+
+def frontier(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> Frontier:
+    r"""The exact frontier point ``(KL, reverse KL, gain, Jeffreys)`` of ``π_β`` for each β.
+
+    With the log-ratio ``ℓ_i = log(π_β(i)/π0(i)) = r_i/β − log Z_β``:
+
+    * ``KL(π_β‖π0) = Σ_i π_β(i) ℓ_i``
+    * ``KL(π0‖π_β) = −Σ_i π0(i) ℓ_i``
+    * ``gain = Σ_i π_β(i) (r_i − E_{π0}[r])``
+    * ``Jeffreys = KL + reverse KL`` (``= gain/β`` by the Jeffreys identity).
+
+    Parameters
+    ----------
+    base_probs : array_like, shape (k,)
+        The base distribution ``π0`` (zeros allowed).
+    rewards : array_like, shape (k,)
+        Finite rewards.
+    beta : float or array_like, shape (m,)
+        KL penalty factors, ``> 0``; ``inf`` gives the base policy.
+
+    Returns
+    -------
+    Frontier
+        Arrays of shape ``(m,)`` (``(1,)`` for a scalar β).
+    """
+    p0, r = _checked(base_probs, rewards)
+    betas = np.atleast_1d(as_betas(beta))
+    log_ratio, _ = _log_ratio(p0, r, betas)
+    pi = p0[None, :] * np.exp(log_ratio)  # π_β = π0 e^{log ratio}; no log π0 rounding
+    kl_fwd = np.maximum((pi * log_ratio).sum(axis=-1), 0.0)
+    kl_rev = np.maximum(-(p0[None, :] * log_ratio).sum(axis=-1), 0.0)
+    base_mean = float(p0 @ r)
+    # Centring keeps the gain accurate when π_β ≈ π0 (large β).
+    gain = pi @ (r - base_mean)
+    return Frontier(
+        beta=betas,
+        kl=kl_fwd,
+        reverse_kl=kl_rev,
+        gain=gain,
+        jeffreys=kl_fwd + kl_rev,
+        base_mean=base_mean,
+    )
+
+
+def max_kl(base_probs: ArrayLike, rewards: ArrayLike) -> float:
+    r"""The supremum of ``KL(π_β‖π0)`` over β: ``−log π0(r = r_top)``, reached only as β → 0.
+
+    ``r_top`` is the largest reward on the support of ``π0``; tied maximisers pool
+    their mass. Budgets at or above this value are spent by the greedy policy.
+    """
+    p0, r = _checked(base_probs, rewards)
+    support = p0 > 0
+    top = support & (r == r[support].max())
+    return float(max(-np.log(p0[top].sum()), 0.0))
+
+
+def greedy_gain(base_probs: ArrayLike, rewards: ArrayLike) -> float:
+    r"""The largest possible gain, ``max_{π0>0} r − E_{π0}[r]`` (the β → 0 limit)."""
+    p0, r = _checked(base_probs, rewards)
+    return float(r[p0 > 0].max() - p0 @ r)
+
+
+def beta_for_kl(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) -> NDArray[np.float64] | float:
+    r"""The β whose tilt spends exactly the budget: solve ``KL(π_β‖π0) = ε`` for β.
+
+    ``β ↦ KL(π_β‖π0)`` is strictly decreasing from :func:`max_kl` (β → 0) to 0
+    (β → ∞) when the reward is not constant on the support, so the root is unique.
+    It is found by Brent's method in ``log β`` (relative tolerance ~1e-15).
+
+    Parameters
+    ----------
+    kl_budget : float or array_like, shape (n,)
+        Budgets ``ε ≥ 0`` in nats; ``ε = 0`` returns ``inf``.
+
+    Raises
+    ------
+    ValueError
+        If a budget is negative, NaN, or not below :func:`max_kl` (no β > 0 reaches
+        it; use :func:`max_gain` for the constrained optimum, which is then greedy).
+    """
+    p0, r = _checked(base_probs, rewards)
+    budgets = _as_budgets(kl_budget)
+    ceiling = max_kl(p0, r)
+    out = np.array([_solve_beta(p0, r, float(eps), ceiling) for eps in np.ravel(budgets)])
+    return float(out[0]) if budgets.ndim == 0 else out
+
+
+def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) -> NDArray[np.float64] | float:
+    r"""The largest gain any policy achieves with ``KL(π‖π0) ≤ ε``: ``Δ*(ε)``.
+
+    ``Δ*(ε) = gain(β_ε)`` with ``β_ε`` from :func:`beta_for_kl`, which by the
+    Jeffreys identity equals ``β_ε (ε + KL(π0‖π_{β_ε}))``. Budgets at or above
+    :func:`max_kl` leave the constraint slack and give :func:`greedy_gain`.
+    """
+    p0, r = _checked(base_probs, rewards)
+    budgets = _as_budgets(kl_budget)
+    ceiling = max_kl(p0, r)
+    top = greedy_gain(p0, r)
+    gains = []
+    for eps in np.ravel(budgets):
+        if eps >= ceiling:
+            gains.append(top)
+        elif eps == 0:
+            gains.append(0.0)
+        else:
+            gains.append(float(frontier(p0, r, _solve_beta(p0, r, float(eps), ceiling)).gain[0]))
+    out = np.array(gains)
+    return float(out[0]) if budgets.ndim == 0 else out
+
+
+def penalized_objective(
+    policy: ArrayLike, base_probs: ArrayLike, rewards: ArrayLike, beta: float
+) -> float:
+    r"""``E_π[r] − β KL(π‖π0)`` for an arbitrary policy ``π`` (shape ``(k,)``).
+
+    By the Gibbs variational identity this equals ``β log Z_β − β KL(π‖π_β)``, so
+    it is maximised by ``π_β`` alone. Returns ``-inf`` if ``π`` leaves the support of ``π0``.
+    """
+    from alignlimits.divergences import kl  # local: keeps the import graph acyclic and light
+
+    p0, r = _checked(base_probs, rewards)
+    pi = as_probabilities(policy, "policy")
+    check_same_shape(pi, p0, "policy", "base_probs")
+    b = float(as_betas(beta))
+    if not np.isfinite(b):
+        raise ValueError("beta must be finite here: the objective is −inf·KL for beta = inf.")
+    return float(pi @ r - b * kl(pi, p0))
+
+
+def _as_budgets(kl_budget: ArrayLike) -> NDArray[np.float64]:
+    budgets = np.asarray(kl_budget, dtype=np.float64)
+    if budgets.ndim > 1 or budgets.size == 0:
+        raise ValueError(f"kl_budget must be a scalar or a non-empty 1-D array; got shape {budgets.shape}.")
+    if np.isnan(budgets).any() or (budgets < 0).any():
+        raise ValueError(f"KL budgets must be >= 0 nats; got {budgets!r}.")
+    return budgets
+
+
+def _solve_beta(p0: NDArray, r: NDArray, eps: float, ceiling: float) -> float:
+    if eps == 0:
+        return float("inf")
+    if ceiling == 0:
+        raise ValueError(
+            "the reward is constant on the support of base_probs: every policy with "
+            "finite KL has the same reward, so no β spends a positive budget."
+        )
+    if eps >= ceiling:
+        raise ValueError(
+            f"KL budget {eps:.6g} is unreachable: every tilted policy has "
+            f"KL(π_β‖π0) < {ceiling:.6g} = −log π0(argmax r), the greedy limit β → 0. "
+            "Choose a smaller budget, or use max_gain() for the (greedy) constrained optimum."
+        )
+
+    def excess(log_beta: float) -> float:
+        return float(frontier(p0, r, np.exp(log_beta)).kl[0]) - eps
+
+    # Start at the Gaussian guess β ≈ σ/sqrt(2ε) and widen the bracket geometrically.
+    sd = float(np.sqrt(p0 @ (r - p0 @ r) ** 2))
+    guess = np.log(sd / np.sqrt(2 * eps))
+    lo, hi, step = guess - 1.0, guess + 1.0, 1.0
+    while excess(lo) <= 0:
+        step *= 2
+        lo -= step
+        if lo < np.log(sd) - 700:
+            raise ValueError(
+                f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: "
+                "no β > 0 is distinguishable from the greedy policy."
+            )
+    step = 1.0
+    while excess(hi) >= 0:
+        step *= 2
+        hi += step
+    root = brentq(excess, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
+    return float(np.exp(root))
