@@ -98,9 +98,7 @@ def as_betas(beta: ArrayLike, name: str = "beta") -> NDArray[np.float64]:
 def check_same_shape(a: NDArray, b: NDArray, name_a: str, name_b: str) -> None:
     """Raise when two arrays that pair up element by element differ in shape."""
     if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape; got {a.shape} and {b.shape}."
-        )
+        raise ValueError(f"{name_a} and {name_b} must have the same shape; got {a.shape} and {b.shape}.")
 
 
 def _first(mask: NDArray[np.bool_]) -> tuple[int, ...] | int:

@@ -29,12 +29,12 @@ from alignlimits._validation import (
 )
 
 __all__ = [
-    "kl",
-    "reverse_kl",
     "jeffreys",
-    "kl_from_logprobs",
-    "reverse_kl_from_logprobs",
     "jeffreys_from_logprobs",
+    "kl",
+    "kl_from_logprobs",
+    "reverse_kl",
+    "reverse_kl_from_logprobs",
 ]
 
 
@@ -103,9 +103,7 @@ def reverse_kl_from_logprobs(logp: ArrayLike, logq: ArrayLike) -> NDArray[np.flo
 
 def jeffreys_from_logprobs(logp: ArrayLike, logq: ArrayLike) -> NDArray[np.float64] | float:
     r"""Jeffreys divergence ``KL(p‖q) + KL(q‖p)`` from log-probabilities."""
-    return _scalar_or_array(
-        np.asarray(kl_from_logprobs(logp, logq)) + np.asarray(kl_from_logprobs(logq, logp))
-    )
+    return _scalar_or_array(np.asarray(kl_from_logprobs(logp, logq)) + np.asarray(kl_from_logprobs(logq, logp)))
 
 
 def _scalar_or_array(x: NDArray[np.float64]) -> NDArray[np.float64] | float:

@@ -38,15 +38,15 @@ from alignlimits._validation import (
 
 __all__ = [
     "Frontier",
-    "log_tilt",
-    "tilt",
-    "log_partition",
-    "frontier",
-    "max_kl",
-    "greedy_gain",
     "beta_for_kl",
+    "frontier",
+    "greedy_gain",
+    "log_partition",
+    "log_tilt",
     "max_gain",
+    "max_kl",
     "penalized_objective",
+    "tilt",
 ]
 
 
@@ -260,9 +260,7 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
     return float(out[0]) if budgets.ndim == 0 else out
 
 
-def penalized_objective(
-    policy: ArrayLike, base_probs: ArrayLike, rewards: ArrayLike, beta: float
-) -> float:
+def penalized_objective(policy: ArrayLike, base_probs: ArrayLike, rewards: ArrayLike, beta: float) -> float:
     r"""``E_π[r] − β KL(π‖π0)`` for an arbitrary policy ``π`` (shape ``(k,)``).
 
     By the Gibbs variational identity this equals ``β log Z_β − β KL(π‖π_β)``, so

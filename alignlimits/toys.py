@@ -23,6 +23,7 @@ Closed forms (with ``λ = 1/β``, ``Λ(λ) = log E_π0 e^{λr}``):
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,27 +33,31 @@ from scipy.special import expit, logit, rel_entr
 from alignlimits import tilting
 from alignlimits._validation import as_betas, as_finite_array, as_probabilities, check_same_shape
 
-__all__ = ["RewardLaw", "Gaussian", "Bernoulli", "Categorical"]
+__all__ = ["Bernoulli", "Categorical", "Gaussian", "RewardLaw"]
 
 
-class RewardLaw:
+class RewardLaw(ABC):
     """Base class: the law of the reward under the base policy ``π0``."""
 
     name: str = "reward law"
 
     @property
+    @abstractmethod
     def mean(self) -> float:
-        raise NotImplementedError  # pragma: no cover - each law defines it
+        """``E_π0[r]``."""
 
     @property
+    @abstractmethod
     def std(self) -> float:
-        raise NotImplementedError  # pragma: no cover - each law defines it
+        """``sqrt(Var_π0[r])``."""
 
+    @abstractmethod
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
-        raise NotImplementedError  # pragma: no cover - each law defines it
+        """``n`` rewards of independent base samples, shape ``(n,)``."""
 
+    @abstractmethod
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
-        raise NotImplementedError  # pragma: no cover - each law defines it
+        """The exact frontier at each β (arrays of shape ``(m,)``)."""
 
 
 def _check_n(n: int) -> int:

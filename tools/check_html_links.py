@@ -5,6 +5,7 @@ exist and, when there is a #fragment, an element with that id (or <a name>) must
 exist in the target page. External (scheme://, mailto:, data:, javascript:) links
 are skipped. Usage: python tools/check_html_links.py _build/html
 """
+
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,24 +32,28 @@ def main(root: str) -> int:
     pages = {}
     for f in root_p.rglob("*.html"):
         if f.relative_to(root_p).parts[0] in ("_static", "_sources"):
-            continue                                       # theme templates, copied sources
-        c = _Collect(); c.feed(f.read_text(encoding="utf-8", errors="replace")); pages[f] = c
+            continue  # theme templates, copied sources
+        c = _Collect()
+        c.feed(f.read_text(encoding="utf-8", errors="replace"))
+        pages[f] = c
     bad = 0
     for page, c in sorted(pages.items()):
         c.links = [x for x in c.links if "{{" not in x[1]]
         for _key, url, line in c.links:
             u = urlsplit(url)
             if u.scheme or url.startswith("//"):
-                continue                                   # external: not checked offline
+                continue  # external: not checked offline
             target = (page.parent / unquote(u.path)).resolve() if u.path else page
             if target.is_dir():
                 target = target / "index.html"
             if not target.exists():
-                print(f"{page.relative_to(root_p)}:{line}: missing file {url}"); bad += 1
+                print(f"{page.relative_to(root_p)}:{line}: missing file {url}")
+                bad += 1
             elif u.fragment and target.suffix == ".html":
                 ids = pages[target].ids if target in pages else set()
                 if unquote(u.fragment) not in ids:
-                    print(f"{page.relative_to(root_p)}:{line}: missing anchor {url}"); bad += 1
+                    print(f"{page.relative_to(root_p)}:{line}: missing anchor {url}")
+                    bad += 1
     print(f"checked {len(pages)} pages, {sum(len(c.links) for c in pages.values())} links: {bad} broken")
     return 1 if bad else 0
 

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         elif nb_path.read_text(encoding="utf-8") != text:
             problems.append(f"{nb_path} is out of sync with {md.name} (or holds outputs)")
     orphans = [
-        nb for nb in sorted(args.folder.rglob("*.ipynb"))
+        nb
+        for nb in sorted(args.folder.rglob("*.ipynb"))
         if ".ipynb_checkpoints" not in nb.parts and nb.with_suffix(".md") not in sources
     ]
     problems += [f"{nb}: no MyST source {nb.with_suffix('.md').name}" for nb in orphans]

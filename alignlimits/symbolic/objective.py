@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import sympy as sp
 
 __all__ = [
-    "SimplexProblem",
     "GibbsOptimum",
-    "simplex_problem",
+    "SimplexProblem",
     "gibbs_optimum",
     "gibbs_tilt_expressions",
     "gibbs_variational_identity",
     "identity_residual",
+    "simplex_problem",
 ]
 
 
@@ -48,8 +48,8 @@ def simplex_problem(k: int) -> SimplexProblem:
     r = sp.symbols(f"r1:{k + 1}", real=True)
     beta = sp.Symbol("beta", positive=True)
     lam = sp.Symbol("lambda", real=True)
-    objective = sum(pi * ri for pi, ri in zip(p, r)) - beta * sum(
-        pi * sp.log(pi / qi) for pi, qi in zip(p, q)
+    objective = sum(pi * ri for pi, ri in zip(p, r, strict=True)) - beta * sum(
+        pi * sp.log(pi / qi) for pi, qi in zip(p, q, strict=True)
     )
     lagrangian = objective - lam * (sum(p) - 1)
     return SimplexProblem(p, q, r, beta, lam, objective, lagrangian)
@@ -87,8 +87,8 @@ def gibbs_optimum(k: int = 3) -> GibbsOptimum:
 def gibbs_tilt_expressions(k: int = 3) -> tuple[tuple[sp.Expr, ...], SimplexProblem]:
     """The Gibbs tilt written directly, ``q_i e^{r_i/β} / Σ_j q_j e^{r_j/β}``."""
     prob = simplex_problem(k)
-    z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r))
-    return tuple(qi * sp.exp(ri / prob.beta) / z for qi, ri in zip(prob.q, prob.r)), prob
+    z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r, strict=True))
+    return tuple(qi * sp.exp(ri / prob.beta) / z for qi, ri in zip(prob.q, prob.r, strict=True)), prob
 
 
 def gibbs_variational_identity(k: int = 3) -> sp.Eq:
@@ -100,13 +100,11 @@ def gibbs_variational_identity(k: int = 3) -> sp.Eq:
     tilt, prob = gibbs_tilt_expressions(k)
     p_last = 1 - sum(prob.p[:-1])
     p = (*prob.p[:-1], p_last)
-    z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r))
-    lhs = sum(pi * ri for pi, ri in zip(p, prob.r)) - prob.beta * sum(
-        pi * sp.log(pi / qi) for pi, qi in zip(p, prob.q)
+    z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r, strict=True))
+    lhs = sum(pi * ri for pi, ri in zip(p, prob.r, strict=True)) - prob.beta * sum(
+        pi * sp.log(pi / qi) for pi, qi in zip(p, prob.q, strict=True)
     )
-    rhs = prob.beta * sp.log(z) - prob.beta * sum(
-        pi * sp.log(pi / ti) for pi, ti in zip(p, tilt)
-    )
+    rhs = prob.beta * sp.log(z) - prob.beta * sum(pi * sp.log(pi / ti) for pi, ti in zip(p, tilt, strict=True))
     return sp.Eq(lhs, rhs, evaluate=False)
 
 
