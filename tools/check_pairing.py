@@ -18,13 +18,14 @@ import jupytext
 
 
 def is_notebook_source(md: Path) -> bool:
-    head = md.read_text(encoding="utf-8").split("\n---", 1)[0]
-    return md.read_text(encoding="utf-8").startswith("---") and "kernelspec:" in head
+    text = md.read_text(encoding="utf-8")
+    return text.startswith("---") and "kernelspec:" in text.split("\n---", 1)[0]
 
 
 def expected_ipynb(md: Path) -> str:
     nb = jupytext.read(md, fmt="md:myst")
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index:03d}"  # deterministic ids: jupytext draws random ones
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return jupytext.writes(nb, fmt="ipynb")
