@@ -153,7 +153,8 @@ def _per_prompt(g: _Groups, betas: NDArray[np.float64]) -> dict[str, NDArray[np.
         sl = slice(lo, lo + step)
         out["kl"][:, sl] = np.maximum(log_n[:, None] + sum_es / sum_e - log_s, 0.0)
         out["reverse_kl"][:, sl] = np.maximum(log_s - log_n[:, None] - sum_s / g.sizes[:, None], 0.0)
-        out["gain"][:, sl] = sum_ec / sum_e
+        # β = inf is the base policy: its gain is exactly 0, not the rounding of mean(r − r̄)
+        out["gain"][:, sl] = np.where(np.isinf(betas[sl])[None, :], 0.0, sum_ec / sum_e)
         out["ess"][:, sl] = sum_e**2 / sum_e2
     return out
 
