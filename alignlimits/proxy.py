@@ -480,9 +480,7 @@ def standardize(member_rewards: ArrayLike, base_probs: ArrayLike) -> NDArray[np.
         raise ValueError(f"base_probs must be 1-D (k outcomes); got shape {p0.shape}.")
     members = as_finite_array(member_rewards, "member_rewards", min_ndim=2)
     if members.ndim != 2 or members.shape[1] != p0.shape[0]:
-        raise ValueError(
-            f"member_rewards must have shape (m, k) with k = {p0.shape[0]} outcomes; got {members.shape}."
-        )
+        raise ValueError(f"member_rewards must have shape (m, k) with k = {p0.shape[0]} outcomes; got {members.shape}.")
     mean = members @ p0
     centred = members - mean[:, None]
     sd = np.sqrt(np.maximum((centred**2) @ p0, 0.0))

@@ -273,9 +273,7 @@ def test_error_model_bad_inputs_raise():
 def test_ensemble_error_variance_formula_values():
     assert proxy.ensemble_error_variance(2.0, 0.0, 4) == pytest.approx(1.0)
     assert proxy.ensemble_error_variance(2.0, 1.0, 100) == pytest.approx(4.0)
-    np.testing.assert_allclose(
-        proxy.ensemble_error_variance(1.0, 0.3, np.array([1, 2, 10])), [1.0, 0.65, 0.37]
-    )
+    np.testing.assert_allclose(proxy.ensemble_error_variance(1.0, 0.3, np.array([1, 2, 10])), [1.0, 0.65, 0.37])
 
 
 @pytest.mark.parametrize(("m", "rho"), [(1, 0.0), (4, 0.0), (4, 0.5), (16, 0.2), (8, 1.0)])
