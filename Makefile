@@ -15,7 +15,7 @@ export MPLBACKEND := Agg
 # (CI: `ALIGNLIMITS_TIER=smoke make book`); nbval always runs the smoke tier.
 ALIGNLIMITS_TIER ?= default
 
-.PHONY: book test venv sync lint check-pairing unit nbval clean
+.PHONY: book test venv sync lint check-pairing unit nbval clean new-chapter
 
 venv: $(STAMP)
 
@@ -31,6 +31,7 @@ book: $(STAMP)
 	rm -rf _build
 	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . -W --keep-going
 	python tools/check_html_links.py _build/html
+	python tools/check_launch_buttons.py _build/html
 
 test: lint check-pairing unit nbval
 
@@ -50,6 +51,13 @@ nbval: $(STAMP)
 # Regenerate the output-free .ipynb of every chapter from its MyST source.
 sync: $(STAMP)
 	python tools/check_pairing.py book --write
+
+# Start a chapter from the template: make new-chapter SLUG=my-topic (then add it to _toc.yml).
+new-chapter:
+	@test -n "$(SLUG)" || { echo "usage: make new-chapter SLUG=my-topic"; exit 2; }
+	@test ! -e book/$(SLUG).md || { echo "book/$(SLUG).md exists"; exit 2; }
+	sed 's/chapter-slug/$(SLUG)/g' templates/chapter.md > book/$(SLUG).md
+	@echo "created book/$(SLUG).md: add it to _toc.yml, then run make sync"
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

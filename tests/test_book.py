@@ -73,3 +73,7 @@ def test_chapter_has_bootstrap_cell_and_required_sections(md):
 def test_paired_notebook_exists_without_outputs(md):
     nb = jupytext.read(md.with_suffix(".ipynb"))
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_chapter_template_passes_the_chapter_checks():
+    test_chapter_has_bootstrap_cell_and_required_sections(ROOT / "templates" / "chapter.md")
