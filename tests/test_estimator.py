@@ -200,6 +200,20 @@ def test_khat_undefined_cases_are_nan_and_ess_decides() -> None:
     assert np.isnan(tiny.khat).all()
 
 
+def test_reliable_needs_the_given_fraction_of_prompts() -> None:
+    rng = np.random.default_rng(3)
+    ids = np.repeat(np.arange(10), 40)
+    r = rng.normal(size=400)
+    r[ids == 0] *= 20  # one wild prompt: its weights collapse onto one sample
+    fit = est.estimate_frontier(r, 1.0, ids)
+    assert fit.per_prompt["ess"][0, 0] < 10 <= fit.per_prompt["ess"][1:, 0].min()
+    assert fit.reliable_fraction[0] == pytest.approx(0.9)
+    assert fit.reliable[0]
+    assert not est.estimate_frontier(r, 1.0, ids, min_reliable_fraction=1.0).reliable[0]
+    with pytest.raises(ValueError, match="min_reliable_fraction"):
+        est.estimate_frontier(r, 1.0, ids, min_reliable_fraction=0.0)
+
+
 def test_khat_threshold_values() -> None:
     assert est.khat_threshold(10**6) == pytest.approx(0.7)
     assert est.khat_threshold(100) == pytest.approx(0.5)
