@@ -100,3 +100,12 @@ def test_ensemble_gap_and_floor():
     assert values[-1] == pytest.approx(float(floor.subs({g.sigma: 1, g.s: 1, g.rho: 0.3, g.beta: 1})), rel=1e-3)
     with pytest.raises(ValueError, match="outcomes"):
         sym.loss_identity(1)
+
+
+def test_gain_fraction_is_the_correlation():
+    eq = sym.gaussian_gain_fraction()
+    assert sym.residual(eq) == 0
+    g = sym.gaussian_symbols()
+    f = sp.lambdify((g.sigma, g.s, g.rho), eq.rhs)
+    assert f(1.0, 1.0, 0.0) == pytest.approx(1 / np.sqrt(2))
+    assert g.beta not in eq.rhs.free_symbols

@@ -12,6 +12,8 @@ Notation: base ``q`` over ``k`` outcomes, true reward ``r``, error ``e``, proxy
   is exactly ``s²/(2β)``;
 * :func:`gaussian_matched_gap` — the gap at matched KL ``(σ/β)(sqrt(σ² + s²) − σ)``
   (independent errors) and its correlated generalisation;
+* :func:`gaussian_gain_fraction` — at matched KL the proxy policy earns the fraction
+  ``corr(r, r̂)`` of the optimal gain (Gaussian ``(r, e)``);
 * :func:`ensemble_error_variance` — ``Var((1/m) Σ_j e_j) = s²(ρ + (1 − ρ)/m)``;
 * :func:`ensemble_matched_gap` — the gap with an ``m``-member mean and its floor as ``m → ∞``.
 """
@@ -26,6 +28,7 @@ __all__ = [
     "GaussianSymbols",
     "ensemble_error_variance",
     "ensemble_matched_gap",
+    "gaussian_gain_fraction",
     "gaussian_matched_gap",
     "gaussian_matched_gap_correlated",
     "gaussian_proxy_loss",
@@ -176,6 +179,21 @@ def gaussian_matched_gap() -> sp.Eq:
     g = gaussian_symbols()
     gap, _ = gaussian_matched_gap_correlated()
     return sp.Eq(gap.subs(g.rho, 0), (g.sigma / g.beta) * (sp.sqrt(g.sigma**2 + g.s**2) - g.sigma), evaluate=False)
+
+
+def gaussian_gain_fraction() -> sp.Eq:
+    r"""At matched KL the proxy policy earns ``true_gain/matched = corr(r, r̂)`` of the optimal gain.
+
+    For Gaussian ``(r, e)`` with correlation ρ this is
+    ``(σ + ρs)/sqrt(σ² + 2ρσs + s²)``, the correlation of ``r`` with ``r̂ = r + e``;
+    it does not depend on β (nor on the budget).
+    """
+    g = gaussian_symbols()
+    _, parts = gaussian_matched_gap_correlated()
+    corr = (g.covariance[0, 0] + g.covariance[0, 1]) / (
+        g.sigma * sp.sqrt(g.covariance[0, 0] + 2 * g.covariance[0, 1] + g.covariance[1, 1])
+    )
+    return sp.Eq(parts["true_gain"] / parts["matched"], corr, evaluate=False)
 
 
 def ensemble_error_variance(m: int | None = None) -> sp.Eq:
