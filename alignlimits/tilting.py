@@ -50,6 +50,10 @@ __all__ = [
 ]
 
 
+#: Size of the (β, outcome) blocks the frontier is computed in (see ``frontier``).
+_BLOCK_ELEMENTS = 1 << 15
+
+
 @dataclass(frozen=True)
 class Frontier:
     """Points ``π_β`` of the optimal KL–reward frontier, one per β (arrays of shape ``(m,)``).
@@ -106,19 +110,26 @@ def _log_ratio(p0: NDArray, r: NDArray, betas: NDArray) -> tuple[NDArray, NDArra
     r_s = np.where(support, r, 0.0)  # off-support rewards never matter
     r_top = float(r_s[support].max())
     base_mean = float(p0 @ r_s)
-    with np.errstate(divide="ignore"):
-        log_p0 = np.log(p0)
-    inv_beta = 1.0 / betas[:, None]  # β = inf gives 0: the base policy
-    s = (r_s - r_top)[None, :] * inv_beta
-    u = (r_s - base_mean)[None, :] * inv_beta
-    log_z_s = logsumexp(log_p0[None, :] + s, axis=-1)
-    with np.errstate(over="ignore", invalid="ignore"):  # only rows with |u| < 1 are kept
-        log_z_u = np.log1p((p0[None, :] * np.expm1(u)).sum(axis=-1))
-    small_u = (np.abs(u) < 1.0).all(axis=-1)
-    log_ratio = np.where(small_u[:, None], u - log_z_u[:, None], s - log_z_s[:, None])
-    log_z = np.where(small_u, base_mean / betas + log_z_u, r_top / betas + log_z_s)
-    log_z = np.where(np.isinf(betas), 0.0, log_z)
-    return np.where(support[None, :], log_ratio, 0.0), log_z
+    centred = r_s - base_mean
+    # |u| < 1 for every outcome <=> max |r - mean| < β  (always true for β = inf)
+    small = np.abs(centred[support]).max() < betas
+    log_ratio = np.empty((betas.size, p0.size))
+    log_z = np.empty(betas.size)
+    if small.any():
+        u = centred[None, :] / betas[small, None]
+        log_z_u = np.log1p(np.expm1(u) @ p0)
+        log_ratio[small] = u - log_z_u[:, None]
+        log_z[small] = base_mean / betas[small] + log_z_u
+    if not small.all():
+        big = ~small
+        with np.errstate(divide="ignore"):
+            log_p0 = np.log(p0)
+        s = (r_s - r_top)[None, :] / betas[big, None]
+        log_z_s = logsumexp(log_p0[None, :] + s, axis=-1)
+        log_ratio[big] = s - log_z_s[:, None]
+        log_z[big] = r_top / betas[big] + log_z_s
+    log_ratio[:, ~support] = 0.0
+    return log_ratio, log_z
 
 
 def log_tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[np.float64]:
@@ -177,13 +188,19 @@ def frontier(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> Fron
     """
     p0, r = _checked(base_probs, rewards)
     betas = np.atleast_1d(as_betas(beta))
-    log_ratio, _ = _log_ratio(p0, r, betas)
-    pi = p0[None, :] * np.exp(log_ratio)  # π_β = π0 e^{log ratio}; no log π0 rounding
-    kl_fwd = np.maximum((pi * log_ratio).sum(axis=-1), 0.0)
-    kl_rev = np.maximum(-(p0[None, :] * log_ratio).sum(axis=-1), 0.0)
     base_mean = float(p0 @ r)
-    # Centring keeps the gain accurate when π_β ≈ π0 (large β).
-    gain = pi @ (r - base_mean)
+    kl_fwd, kl_rev, gain = (np.empty(betas.size) for _ in range(3))
+    # Blocks of β keep the (block, k) temporaries cache-sized: one pass over a huge
+    # (m, k) array is slower than a loop over β.
+    block = max(1, _BLOCK_ELEMENTS // p0.size)
+    for lo in range(0, betas.size, block):
+        rows = slice(lo, lo + block)
+        log_ratio, _ = _log_ratio(p0, r, betas[rows])
+        pi = p0[None, :] * np.exp(log_ratio)  # π_β = π0 e^{log ratio}; no log π0 rounding
+        kl_fwd[rows] = np.maximum(np.einsum("mk,mk->m", pi, log_ratio), 0.0)
+        kl_rev[rows] = np.maximum(-(log_ratio @ p0), 0.0)
+        # Centring keeps the gain accurate when π_β ≈ π0 (large β).
+        gain[rows] = pi @ (r - base_mean)
     return Frontier(
         beta=betas,
         kl=kl_fwd,
