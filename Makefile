@@ -2,6 +2,9 @@
 #   make book   build the executed book offline into _build/html (warnings are errors)
 #   make test   run the whole test suite: lint, pairing, unit + property tests, nbval
 # Both create .venv with the pinned environment first when it is missing or stale.
+# Extras for courses (book/instructors.md):
+#   make student-book  the book with every solution removed, into _build/student/html
+#   make assignments   student versions + grading bundles of assignments/ into _build/assignments
 
 SHELL := /bin/bash
 VENV := .venv
@@ -15,7 +18,7 @@ export MPLBACKEND := Agg
 # (CI: `ALIGNLIMITS_TIER=smoke make book`); nbval always runs the smoke tier.
 ALIGNLIMITS_TIER ?= default
 
-.PHONY: book test venv sync lint check-pairing unit nbval clean new-chapter
+.PHONY: book test venv sync lint check-pairing unit nbval clean new-chapter student-book
 
 venv: $(STAMP)
 
@@ -50,6 +53,17 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	ALIGNLIMITS_TIER=smoke pytest -q -p no:cacheprovider -n 2 --dist loadfile \
 	  --nbval --nbval-current-env book/
+
+# The student edition: same chapters, solutions removed (hide_solutions + tools/sphinx_ext),
+# no _sources/ copies. Shares the reader build's execution cache; publish only _build/student/html.
+student-book: $(STAMP)
+	rm -rf _build/student _build/.student
+	python tools/student_config.py _build/student-config.yml
+	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . --config _build/student-config.yml \
+	  --path-output _build/.student -W --keep-going
+	mkdir -p _build/student && mv _build/.student/_build/html _build/student/html && rm -rf _build/.student
+	python tools/check_no_solutions.py _build/student/html
+	python tools/check_html_links.py _build/student/html
 
 # Regenerate the output-free .ipynb of every chapter from its MyST source.
 sync: $(STAMP)
