@@ -227,6 +227,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="fraction of reliable prompts a row needs to be 'reliable' (default "
         f"{estimator.DEFAULT_MIN_RELIABLE_FRACTION:g})",
     )
+    unc.add_argument(
+        "--bias-correction",
+        action="store_true",
+        help="subtract the estimated first-order O(1/n) bias from each prompt's estimate (worth it with many "
+        "prompts; KL budgets are still solved with the uncorrected KL)",
+    )
     out = fr.add_argument_group("output (default: a table on the terminal)")
     fmt = out.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON: a summary and one object per row")
@@ -261,7 +267,11 @@ def _beta_grid(args: argparse.Namespace, rewards: np.ndarray, prompts: np.ndarra
 
 
 def _reliability(args: argparse.Namespace) -> dict[str, float]:
-    return {"min_ess": args.min_ess, "min_reliable_fraction": args.min_reliable_fraction}
+    return {
+        "min_ess": args.min_ess,
+        "min_reliable_fraction": args.min_reliable_fraction,
+        "bias_correction": args.bias_correction,
+    }
 
 
 def _frontier_rows(args: argparse.Namespace, rewards: np.ndarray, prompts: np.ndarray | None) -> tuple[list, dict]:

@@ -219,6 +219,37 @@ def test_khat_threshold_values() -> None:
     assert est.khat_threshold(100) == pytest.approx(0.5)
 
 
+# ---------------------------------------------------------------- bias and its correction
+
+
+def test_bias_correction_formula_and_jeffreys() -> None:
+    rng = np.random.default_rng(0)
+    r = rng.normal(size=(3, 40))
+    beta = 0.8
+    fit = est.estimate_frontier(r.ravel(), beta, np.repeat([0, 1, 2], 40), bias_correction=True)
+    w = softmax(r / beta, axis=1)
+    m = (w * r).sum(axis=1)
+    expected = (m - r.mean(axis=1) + (w**2 * (r - m[:, None])).sum(axis=1)).mean()
+    assert fit.gain[0] == pytest.approx(expected, rel=1e-12)
+    assert fit.jeffreys[0] * beta == pytest.approx(fit.gain[0], rel=1e-10)
+
+
+@pytest.mark.parametrize("law", [toys.Gaussian(0.0, 1.0), toys.Bernoulli(0.3)], ids=lambda x: x.name)
+def test_plug_in_is_biased_low_and_the_correction_removes_most_of_it(law: toys.RewardLaw) -> None:
+    rng = np.random.default_rng(21)
+    n, prompts, beta = 48, 4000, 1.0
+    ids = np.repeat(np.arange(prompts), n)
+    r = law.sample(n * prompts, rng)
+    truth = law.frontier(beta)
+    raw = est.estimate_frontier(r, beta, ids, diagnostics=False)
+    fixed = est.estimate_frontier(r, beta, ids, diagnostics=False, bias_correction=True)
+    se = raw.per_prompt["gain"].std() / np.sqrt(prompts)
+    assert raw.gain[0] < truth.gain[0] - 3 * se  # the O(1/n) bias is downward and visible
+    assert abs(fixed.gain[0] - truth.gain[0]) < 0.4 * abs(raw.gain[0] - truth.gain[0])
+    assert raw.kl[0] < truth.kl[0]
+    assert abs(fixed.kl[0] - truth.kl[0]) < 0.5 * abs(raw.kl[0] - truth.kl[0])
+
+
 # ---------------------------------------------------------------- budgets
 
 
