@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate
+from scipy import integrate, stats
 from scipy.special import gammaln, logsumexp
 
-from alignlimits import tilting
+from alignlimits import tilting, toys
 from alignlimits._validation import as_betas, as_finite_array, as_probabilities, check_same_shape
 
 __all__ = [
@@ -58,6 +58,8 @@ __all__ = [
     "kl",
     "kl_bound",
     "law",
+    "law_curve",
+    "law_frontier_fraction",
     "log_law",
     "optimal_gain",
     "soft_law",
@@ -369,6 +371,59 @@ def continuous_expected_max(dist: Any, n: ArrayLike) -> NDArray[np.float64] | fl
     out = np.array([one(int(k)) for k in ns])
     if not np.isfinite(out).all():
         raise ValueError("the expected maximum is not finite for this law (heavy upper tail?).")
+    return _scalar_or(n, out)
+
+
+def _scipy_law(law: toys.RewardLaw) -> Any:
+    """The frozen scipy.stats distribution of a continuous toy law."""
+    if isinstance(law, toys.Gaussian):
+        return stats.norm(law.mu, law.sigma)
+    if isinstance(law, toys.Exponential):
+        return stats.expon(scale=1.0 / law.rate)
+    if isinstance(law, toys.Uniform):
+        return stats.uniform(law.a, law.b - law.a)
+    raise TypeError(
+        f"no scipy.stats equivalent is known for {type(law).__name__}; use continuous_expected_max "
+        "with a frozen scipy.stats distribution, or a discrete law (atoms())."
+    )
+
+
+def law_curve(law: toys.RewardLaw, n: ArrayLike) -> BonCurve:
+    r"""Best-of-N points for a toy reward law (:mod:`alignlimits.toys`), one per ``N``.
+
+    Discrete laws (``law.atoms()``) use the exact tie-aware law (:func:`curve`).
+    Continuous laws use the atomless formulas: ``KL = log N − (N−1)/N``, win rate
+    ``N/(N+1)`` and gain ``E[max of N] − E[r]`` from :func:`continuous_expected_max`.
+    """
+    ns = np.atleast_1d(_as_ns(n))
+    atoms = law.atoms()
+    if atoms is not None:
+        return curve(atoms[1], atoms[0], ns)
+    expected = np.atleast_1d(continuous_expected_max(_scipy_law(law), ns))
+    bound = np.atleast_1d(kl_bound(ns))
+    return BonCurve(
+        n=ns,
+        kl=bound.copy(),
+        gain=expected - law.mean,
+        win_rate=np.atleast_1d(win_rate_bound(ns)),
+        bound=bound,
+        base_mean=float(law.mean),
+    )
+
+
+def law_frontier_fraction(law: toys.RewardLaw, n: ArrayLike) -> NDArray[np.float64] | float:
+    r"""``Δ_N / Δ*(KL(π_N‖π0))`` for a toy law: best-of-N's share of the optimal gain at its own KL.
+
+    ``Δ*`` is the law's exact frontier (``law.gain_at_kl``; the greedy gain at the
+    ceiling for discrete laws, see :func:`optimal_gain`). ``NaN`` for ``N = 1``.
+    """
+    c = law_curve(law, n)
+    atoms = law.atoms()
+    optimal = (
+        np.atleast_1d(optimal_gain(atoms[1], atoms[0], c.kl)) if atoms is not None else law.gain_at_kl(c.kl)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(c.n > 1, c.gain / optimal, np.nan)
     return _scalar_or(n, out)
 
 

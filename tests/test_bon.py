@@ -10,7 +10,7 @@ import scipy.stats as st
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from alignlimits import bon, divergences, tilting
+from alignlimits import bon, divergences, tilting, toys
 
 P = np.array([0.2, 0.3, 0.1, 0.4])
 R = np.array([1.0, 0.0, 1.0, 2.0])  # outcomes 0 and 2 tie
@@ -409,3 +409,31 @@ def test_best_of_n_bad_callables_raise():
         bon.best_of_n(sample, reward, 4, 0)
     with pytest.raises(ValueError, match=">= 1"):
         bon.best_of_n(sample, reward, 0, rng)
+
+
+# ----------------------------------------------------------------------------- toy laws
+
+
+def test_law_curve_continuous_and_discrete():
+    ns = np.array([1, 2, 16])
+    c = bon.law_curve(toys.Uniform(0.0, 2.0), ns)
+    np.testing.assert_allclose(c.gain, 2 * ns / (ns + 1) - 1.0, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(c.kl, bon.kl_bound(ns))
+    np.testing.assert_allclose(c.win_rate, ns / (ns + 1))
+    law = toys.Categorical([0.0, 1.0, 3.0], [0.5, 0.3, 0.2])
+    d = bon.law_curve(law, ns)
+    np.testing.assert_allclose(d.kl, bon.kl([0.5, 0.3, 0.2], [0.0, 1.0, 3.0], ns))
+    with pytest.raises(TypeError, match="scipy"):
+        bon._scipy_law(law)
+
+
+def test_law_frontier_fraction():
+    ns = np.array([2, 8, 64, 512])
+    gauss = bon.law_frontier_fraction(toys.Gaussian(1.0, 3.0), ns)
+    assert gauss[0] == pytest.approx(1 / np.sqrt(np.pi) / np.sqrt(2 * np.log(2) - 1), rel=1e-9)
+    for law in (toys.Gaussian(), toys.Exponential(2.0), toys.Uniform(), toys.Categorical([0, 1, 3], [0.5, 0.3, 0.2])):
+        frac = bon.law_frontier_fraction(law, ns)
+        assert np.all((frac > 0.5) & (frac <= 1 + 1e-9)), (law, frac)
+    # binary rewards: π_N is Bernoulli(1 − (1−p)^N), itself a tilt, so best-of-N is on the frontier
+    np.testing.assert_allclose(bon.law_frontier_fraction(toys.Bernoulli(0.3), ns), 1.0, rtol=1e-9)
+    assert np.isnan(bon.law_frontier_fraction(toys.Gaussian(), 1))
