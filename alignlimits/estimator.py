@@ -97,6 +97,10 @@ class _Groups:
     r_mean: NDArray[np.float64]
     n_top: NDArray[np.intp]  # how many samples tie at the prompt's top reward
 
+    @property
+    def equal_sizes(self) -> bool:
+        return bool((self.sizes == self.sizes[0]).all())
+
 
 def _group(rewards: ArrayLike, prompt_ids: ArrayLike | None) -> _Groups:
     r = as_finite_array(rewards, "rewards")
@@ -132,34 +136,54 @@ def _betas(beta: ArrayLike) -> NDArray[np.float64]:
 # --------------------------------------------------------------------------- core pass
 
 
+def _segment_sum(x: NDArray[np.float64], g: _Groups, weights: NDArray[np.float64] | None = None) -> NDArray:
+    """Per-prompt sums of ``x`` (shape (c, N)) → (P, c); ``weights`` (N,) multiplies first.
+
+    Equal-sized prompts (the common case) use a reshaped view and ``einsum`` (no
+    temporaries); ragged ones ``np.add.reduceat``.
+    """
+    c = x.shape[0]
+    if g.equal_sizes:
+        view = x.reshape(c, g.sizes.size, -1)
+        if weights is None:
+            return view.sum(axis=-1).T
+        return np.einsum("cpn,pn->pc", view, weights.reshape(g.sizes.size, -1))
+    if weights is not None:
+        x = x * weights[None, :]
+    return np.add.reduceat(x, g.starts, axis=1).T
+
+
 def _per_prompt(g: _Groups, betas: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
     """Plug-in KL, reverse KL, gain and ESS per prompt and β, shape (P, m) each.
 
-    With ``s_i = (r_i − r_max)/β ≤ 0``, ``E_i = e^{s_i} ∈ [0, 1]``, ``S = Σ E_i ≥ 1``:
-    ``log w̃_i = s_i − log S``, ``KL = log n + Σ E s / S − log S``,
-    ``reverse KL = log S − log n − mean(s)``, ``gain = Σ E (r − r̄)/S``, ``ESS = S²/Σ E²``.
+    With ``f_i = r_i − r_max ≤ 0``, ``s_i = f_i/β``, ``E_i = e^{s_i} ∈ [0, 1]``,
+    ``S = Σ E_i ≥ 1``: ``log w̃_i = s_i − log S``, ``KL = log n + (Σ E f)/(β S) − log S``,
+    ``reverse KL = log S − log n − mean(f)/β``, ``gain = Σ E (r − r̄)/S``, ``ESS = S²/Σ E²``.
+    The exponentials are written into one preallocated buffer per chunk of β.
     """
     n_total, n_prompts, m = g.r.size, g.sizes.size, betas.size
     centred = g.r - g.r_mean[g.group]  # keeps the gain exact when π_β ≈ π0
     from_top = g.r - g.r_max[g.group]  # ≤ 0
+    mean_from_top = _segment_sum(from_top[None, :], g)[:, 0] / g.sizes
     log_n = np.log(g.sizes)
     out = {k: np.empty((n_prompts, m)) for k in ("kl", "reverse_kl", "gain", "ess", "gain_bias")}
-    step = max(1, _CHUNK_VALUES // n_total)
+    step = min(m, max(1, _CHUNK_VALUES // n_total))
+    buf = np.empty((step, n_total))
     for lo in range(0, m, step):
-        inv_beta = 1.0 / betas[lo : lo + step, None]  # β = inf → 0: the base policy
-        s = from_top[None, :] * inv_beta  # (c, N)
-        e = np.exp(s)
-        sum_e = np.add.reduceat(e, g.starts, axis=1).T  # (P, c)
-        sum_es = np.add.reduceat(e * s, g.starts, axis=1).T
-        sum_s = np.add.reduceat(s, g.starts, axis=1).T
-        sum_ec = np.add.reduceat(e * centred[None, :], g.starts, axis=1).T
-        e *= e
-        sum_e2 = np.add.reduceat(e, g.starts, axis=1).T
-        sum_e2c = np.add.reduceat(e * centred[None, :], g.starts, axis=1).T
+        sl = slice(lo, min(lo + step, m))
+        inv_beta = 1.0 / betas[sl]  # β = inf → 0: the base policy
+        e = buf[: inv_beta.size]
+        np.multiply(from_top[None, :], inv_beta[:, None], out=e)
+        np.exp(e, out=e)
+        sum_e = _segment_sum(e, g)  # (P, c)
+        sum_ef = _segment_sum(e, g, from_top)
+        sum_ec = _segment_sum(e, g, centred)
+        np.multiply(e, e, out=e)
+        sum_e2 = _segment_sum(e, g)
+        sum_e2c = _segment_sum(e, g, centred)
         log_s = np.log(sum_e)
-        sl = slice(lo, lo + step)
-        out["kl"][:, sl] = np.maximum(log_n[:, None] + sum_es / sum_e - log_s, 0.0)
-        out["reverse_kl"][:, sl] = np.maximum(log_s - log_n[:, None] - sum_s / g.sizes[:, None], 0.0)
+        out["kl"][:, sl] = np.maximum(log_n[:, None] + inv_beta[None, :] * sum_ef / sum_e - log_s, 0.0)
+        out["reverse_kl"][:, sl] = np.maximum(log_s - log_n[:, None] - mean_from_top[:, None] * inv_beta, 0.0)
         # β = inf is the base policy: its gain is exactly 0, not the rounding of mean(r − r̄)
         out["gain"][:, sl] = np.where(np.isinf(betas[sl])[None, :], 0.0, sum_ec / sum_e)
         out["ess"][:, sl] = sum_e**2 / sum_e2
