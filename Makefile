@@ -18,7 +18,8 @@ export MPLBACKEND := Agg
 # (CI: `ALIGNLIMITS_TIER=smoke make book`); nbval always runs the smoke tier.
 ALIGNLIMITS_TIER ?= default
 
-.PHONY: book test venv sync lint check-pairing unit nbval clean new-chapter student-book
+.PHONY: book test venv sync lint check-pairing unit nbval clean new-chapter student-book assignments \
+  check-assignments
 
 venv: $(STAMP)
 
@@ -64,6 +65,14 @@ student-book: $(STAMP)
 	mkdir -p _build/student && mv _build/.student/_build/html _build/student/html && rm -rf _build/.student
 	python tools/check_no_solutions.py _build/student/html
 	python tools/check_html_links.py _build/student/html
+
+# Student versions + grading bundles of assignments/*.md (otter-grader) into _build/assignments.
+assignments: $(STAMP)
+	python tools/make_assignments.py _build/assignments
+
+# Prove the autograder tests are real (see the docstring of tools/check_assignments.py).
+check-assignments: $(STAMP)
+	ALIGNLIMITS_TIER=smoke python tools/check_assignments.py
 
 # Regenerate the output-free .ipynb of every chapter from its MyST source.
 sync: $(STAMP)
