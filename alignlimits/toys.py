@@ -19,21 +19,46 @@ Closed forms (with ``λ = 1/β``, ``Λ(λ) = log E_π0 e^{λr}``):
   Bernoulli divergences between ``p_β`` and ``p``.
 * ``Categorical(values, probs)``: the exact discrete tilt
   (:func:`alignlimits.tilting.frontier`).
+* ``Exponential(rate)`` (rate θ): ``Λ = log θ − log(θ − λ)`` for ``λ < θ`` only, so
+  β must exceed ``1/θ``; ``π_β`` is ``Exp(θ − 1/β)``. With the mean ratio
+  ``t = θ/(θ − 1/β)``: gain ``(t − 1)/θ``, KL ``= t − 1 − log t``, reverse KL
+  ``= log t + 1/t − 1``, and ``Δ*(ε) = (−W_{−1}(−e^{−1−ε}) − 1)/θ``.
+* ``Uniform(a, b)`` (width ``w = b − a``, ``x = w/(2β)``): gain ``(w/2) L(x)`` with
+  the Langevin function ``L(x) = coth x − 1/x``, reverse KL ``= log(sinh x / x)``,
+  KL ``= x L(x) − log(sinh x / x)``; the gain saturates at ``w/2``.
+
+Beyond the closed forms, :func:`numerical_frontier` computes the frontier of any law
+from its density (adaptive quadrature of the tilted density, in log space) or its
+pmf (the exact discrete tilt) — the independent check the closed forms are tested
+against. :func:`gain_at_kl` gives ``Δ*(ε)`` for every law and :func:`sqrt_kl_bound`
+the ``σ·sqrt(2·KL)`` curve it is compared with.
 """
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit, logit, rel_entr
+from scipy import integrate, optimize
+from scipy.special import expit, lambertw, log_expit, logit, rel_entr
 
 from alignlimits import tilting
 from alignlimits._validation import as_betas, as_finite_array, as_probabilities, check_same_shape
 
-__all__ = ["Bernoulli", "Categorical", "Gaussian", "RewardLaw"]
+__all__ = [
+    "Bernoulli",
+    "Categorical",
+    "Exponential",
+    "Gaussian",
+    "RewardLaw",
+    "Uniform",
+    "gain_at_kl",
+    "numerical_frontier",
+    "sqrt_kl_bound",
+]
 
 
 class RewardLaw(ABC):
@@ -58,6 +83,69 @@ class RewardLaw(ABC):
     @abstractmethod
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
         """The exact frontier at each β (arrays of shape ``(m,)``)."""
+
+    # Optional descriptions used by the generic numerical frontier. A law defines
+    # either ``atoms`` (discrete) or ``logpdf`` and ``support`` (continuous).
+
+    def atoms(self) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """``(values, probs)`` of a discrete law; ``None`` for a law with a density."""
+        return None
+
+    def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Log-density of the reward under ``π0`` (continuous laws only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no density; use atoms().")
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """``(lo, hi)``, the closed hull of the reward's support (may be infinite)."""
+        pmf = self.atoms()
+        if pmf is None:
+            raise NotImplementedError(f"{type(self).__name__} must define support.")
+        values, probs = pmf
+        return float(values[probs > 0].min()), float(values[probs > 0].max())
+
+    @property
+    def beta_min(self) -> float:
+        """The infimum of the β with a finite partition function ``E e^{r/β}`` (0 for most laws)."""
+        return 0.0
+
+    @property
+    def max_kl(self) -> float:
+        """``sup_β KL(π_β‖π0)``: ``−log π0(r = max r)`` for discrete laws, ``inf`` otherwise."""
+        pmf = self.atoms()
+        return float("inf") if pmf is None else tilting.max_kl(pmf[1], pmf[0])
+
+    @property
+    def max_gain(self) -> float:
+        """``sup_β Δ(β) = sup r − E_π0 r`` (``inf`` for unbounded rewards)."""
+        return self.support[1] - self.mean
+
+    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64]:
+        """``Δ*(ε)``: the largest gain of any policy with ``KL(π‖π0) ≤ ε`` (shape of ``kl``, ≥ 1-D).
+
+        Discrete laws use :func:`alignlimits.tilting.max_gain`; continuous ones solve
+        ``KL(π_β‖π0) = ε`` for β with Brent's method on this law's exact frontier.
+        Subclasses with a closed-form inverse override it.
+        """
+        budgets = _as_budgets(kl)
+        pmf = self.atoms()
+        if pmf is not None:
+            return np.atleast_1d(tilting.max_gain(pmf[1], pmf[0], budgets))
+        return np.array([0.0 if e == 0 else float(self.frontier(self._beta_for_kl(e)).gain[0]) for e in budgets])
+
+    def _beta_for_kl(self, eps: float) -> float:
+        # β = β_min + e^u maps u ∈ R onto the admissible β; KL falls strictly in u.
+        def excess(u: float) -> float:
+            return float(self.frontier(self.beta_min + np.exp(u)).kl[0]) - eps
+
+        lo, hi = np.log(self.std) - 1.0, np.log(self.std) + 1.0
+        while excess(lo) < 0:
+            lo -= 2.0
+            if lo < -745:
+                raise ValueError(f"KL budget {eps!r} is beyond what any β > {self.beta_min} reaches for {self!r}.")
+        while excess(hi) > 0:
+            hi += 2.0
+        return self.beta_min + float(np.exp(optimize.brentq(excess, lo, hi, xtol=1e-15, rtol=1e-15, maxiter=500)))
 
 
 def _check_n(n: int) -> int:
@@ -95,6 +183,18 @@ class Gaussian(RewardLaw):
         kl = self.sigma**2 / (2 * b**2)
         return tilting.Frontier(beta=b, kl=kl, reverse_kl=kl.copy(), gain=gain, jeffreys=2 * kl, base_mean=self.mean)
 
+    def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
+        z = (np.asarray(x, dtype=np.float64) - self.mu) / self.sigma
+        return -0.5 * z**2 - np.log(self.sigma) - 0.5 * np.log(2 * np.pi)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return -np.inf, np.inf
+
+    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64]:
+        """``Δ*(ε) = σ sqrt(2ε)`` exactly."""
+        return self.sigma * np.sqrt(2 * _as_budgets(kl))
+
 
 @dataclass(frozen=True)
 class Bernoulli(RewardLaw):
@@ -120,10 +220,15 @@ class Bernoulli(RewardLaw):
 
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
         b = np.atleast_1d(as_betas(beta))
-        p_b = expit(logit(self.p) + 1.0 / b)  # the tilted success probability, in log-odds
-        kl = rel_entr(p_b, self.p) + rel_entr(1 - p_b, 1 - self.p)
-        rkl = rel_entr(self.p, p_b) + rel_entr(1 - self.p, 1 - p_b)
+        z = logit(self.p) + 1.0 / b  # the tilted success probability, in log-odds
+        p_b, q_b = expit(z), expit(-z)  # q_b = 1 − p_b without rounding p_b to 1 first
+        kl = rel_entr(p_b, self.p) + rel_entr(q_b, 1 - self.p)
+        # Reverse KL from log-probabilities: log(1 − p_b) stays finite even when p_b rounds to 1.
+        rkl = self.p * (np.log(self.p) - log_expit(z)) + (1 - self.p) * (np.log1p(-self.p) - log_expit(-z))
         return tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=p_b - self.p, jeffreys=kl + rkl, base_mean=self.p)
+
+    def atoms(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return np.array([0.0, 1.0]), np.array([1 - self.p, self.p])
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,3 +262,237 @@ class Categorical(RewardLaw):
 
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
         return tilting.frontier(self.probs, self.values, beta)
+
+    def atoms(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return self.values, self.probs
+
+
+@dataclass(frozen=True)
+class Exponential(RewardLaw):
+    """Right-skewed rewards ``r ~ Exp(rate)`` under ``π0`` (mean and std ``1/rate``).
+
+    ``E e^{r/β}`` is finite only for ``β > 1/rate``: a smaller β has no tilt (the
+    penalised objective is unbounded), and :meth:`frontier` refuses it.
+    """
+
+    rate: float = 1.0
+    name: str = "exponential"
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"Exponential needs a finite rate > 0; got rate={self.rate}.")
+
+    @property
+    def mean(self) -> float:
+        return 1.0 / self.rate
+
+    @property
+    def std(self) -> float:
+        return 1.0 / self.rate
+
+    @property
+    def beta_min(self) -> float:
+        return 1.0 / self.rate
+
+    def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        return rng.exponential(1.0 / self.rate, size=_check_n(n))
+
+    def _check_betas(self, beta: ArrayLike) -> NDArray[np.float64]:
+        b = np.atleast_1d(as_betas(beta))
+        if (b <= self.beta_min).any():
+            raise ValueError(
+                f"Exponential(rate={self.rate}) rewards have E[exp(r/β)] = inf for β <= 1/rate = "
+                f"{self.beta_min:.6g}; got β = {b[b <= self.beta_min][0]:.6g}. Use β > 1/rate "
+                "(every KL budget is reached by some such β)."
+            )
+        return b
+
+    def frontier(self, beta: ArrayLike) -> tilting.Frontier:
+        b = self._check_betas(beta)
+        # u = t − 1 with t = θ/(θ − 1/β) the ratio of tilted to base mean; written via u for precision.
+        u = 1.0 / (self.rate * b - 1.0)
+        kl = u - np.log1p(u)
+        rkl = np.log1p(u) - u / (1.0 + u)
+        return tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=u / self.rate, jeffreys=kl + rkl,
+                                base_mean=self.mean)
+
+    def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            return np.where(x >= 0, np.log(self.rate) - self.rate * x, -np.inf)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return 0.0, np.inf
+
+    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64]:
+        """``Δ*(ε) = (t − 1)/θ`` with ``t = −W_{−1}(−e^{−1−ε})`` solving ``t − 1 − log t = ε``."""
+        budgets = _as_budgets(kl)
+        # W_{-1} loses precision as ε → 0 (t → 1 sits at its branch point), so solve for
+        # u = t − 1 with Newton on u − log1p(u) = ε, started from W_{-1} or, for small ε,
+        # from the series u ≈ sqrt(2ε) + 2ε/3.
+        small = budgets < 1e-3
+        u = np.where(small, np.sqrt(2 * budgets) + 2 * budgets / 3,
+                     -lambertw(-np.exp(-1.0 - np.where(small, 1.0, budgets)), -1).real - 1.0)
+        for _ in range(4):
+            safe = np.where(u > 0, u, 1.0)
+            u = np.where(u > 0, u - (safe - np.log1p(safe) - budgets) * (1 + safe) / safe, 0.0)
+        return u / self.rate
+
+
+@dataclass(frozen=True)
+class Uniform(RewardLaw):
+    """Bounded rewards ``r ~ U(a, b)`` under ``π0``: the gain saturates at ``(b − a)/2``."""
+
+    a: float = 0.0
+    b: float = 1.0
+    name: str = "uniform"
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.a) and np.isfinite(self.b) and self.a < self.b):
+            raise ValueError(f"Uniform needs finite a < b; got a={self.a}, b={self.b}.")
+
+    @property
+    def mean(self) -> float:
+        return 0.5 * (self.a + self.b)
+
+    @property
+    def std(self) -> float:
+        return (self.b - self.a) / np.sqrt(12.0)
+
+    def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        return rng.uniform(self.a, self.b, size=_check_n(n))
+
+    def frontier(self, beta: ArrayLike) -> tilting.Frontier:
+        b = np.atleast_1d(as_betas(beta))
+        width = self.b - self.a
+        x = width / (2.0 * b)
+        lang = _langevin(x)
+        rkl = _log_sinhc(x)
+        kl = np.maximum(x * lang - rkl, 0.0)
+        return tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=0.5 * width * lang, jeffreys=kl + rkl,
+                                base_mean=self.mean)
+
+    def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
+        x = np.asarray(x, dtype=np.float64)
+        return np.where((x >= self.a) & (x <= self.b), -np.log(self.b - self.a), -np.inf)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return float(self.a), float(self.b)
+
+
+# Taylor coefficients (from SymPy) used below |x| < 0.1, where the closed forms cancel.
+_LANGEVIN_SERIES = (1 / 3, -1 / 45, 2 / 945, -1 / 4725, 2 / 93555)  # x, x³, ..., x⁹
+_LOG_SINHC_SERIES = (1 / 6, -1 / 180, 1 / 2835, -1 / 37800, 1 / 467775)  # x², x⁴, ..., x¹⁰
+
+
+def _langevin(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``L(x) = coth x − 1/x`` for ``x ≥ 0`` (``L(inf) = 1``)."""
+    x = np.asarray(x, dtype=np.float64)
+    small = x < 0.1
+    xs = np.where(small, x, 0.0)
+    series = xs * np.polyval(_LANGEVIN_SERIES[::-1], xs**2)
+    xl = np.where(small, 1.0, x)
+    return np.where(small, series, 1.0 / np.tanh(xl) - 1.0 / xl)
+
+
+def _log_sinhc(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``log(sinh x / x)`` for ``x ≥ 0``, accurate for tiny and for huge x."""
+    x = np.asarray(x, dtype=np.float64)
+    small, large = x < 0.1, x > 20.0
+    xs = np.where(small, x, 0.0)
+    series = xs**2 * np.polyval(_LOG_SINHC_SERIES[::-1], xs**2)
+    xm = np.where(small | large, 1.0, x)
+    mid = np.log(np.sinh(xm) / xm)
+    xl = np.where(large, x, 21.0)
+    big = xl - np.log(2 * xl) + np.log1p(-np.exp(-2 * xl))
+    return np.where(small, series, np.where(large, big, mid))
+
+
+def _as_budgets(kl: ArrayLike) -> NDArray[np.float64]:
+    budgets = np.atleast_1d(np.asarray(kl, dtype=np.float64))
+    if budgets.ndim != 1 or budgets.size == 0:
+        raise ValueError(f"kl must be a scalar or a non-empty 1-D array of budgets; got shape {budgets.shape}.")
+    if not np.isfinite(budgets).all() or (budgets < 0).any():
+        raise ValueError(f"KL budgets must be finite and >= 0 nats; got {budgets!r}.")
+    return budgets
+
+
+def sqrt_kl_bound(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64]:
+    r"""The "√KL law" ``σ·sqrt(2·KL)`` with ``σ`` the law's standard deviation under ``π0``.
+
+    It is the exact frontier for Gaussian rewards only; compare with :func:`gain_at_kl`.
+    """
+    return law.std * np.sqrt(2.0 * _as_budgets(kl))
+
+
+def gain_at_kl(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64]:
+    r"""``Δ*(ε) = max {E_π r − E_π0 r : KL(π‖π0) ≤ ε}`` for each budget (shape ``(n,)``).
+
+    Budgets beyond a discrete law's :attr:`RewardLaw.max_kl` give its greedy gain.
+    """
+    return law.gain_at_kl(kl)
+
+
+def numerical_frontier(law: RewardLaw, beta: ArrayLike) -> tilting.Frontier:
+    r"""The frontier of any law computed from its density or pmf alone.
+
+    Discrete laws (``atoms``) use the exact discrete tilt. For a density ``f``, with
+    ``λ = 1/β``, the base mean ``μ0 = ∫ x f`` and the log-integrand
+    ``ℓ(x) = log f(x) + λ(x − μ0)`` shifted by its maximum ``ℓ̂`` (so nothing
+    overflows), adaptive quadrature (``scipy.integrate.quad``, relative tolerance
+    1e-13, split at the peak of the tilted density) gives
+
+    * reverse KL ``= Λ(λ) − λμ0 = ℓ̂ + log ∫ e^{ℓ − ℓ̂}``,
+    * gain ``= ∫ (x − μ0) e^{ℓ − ℓ̂} / ∫ e^{ℓ − ℓ̂}``,
+    * KL ``= λ · gain − reverse KL``  (``log(π_β/π0) = λ(x − μ0) − reverse KL``).
+
+    It never uses a law's closed form, so it is the independent check of them.
+    """
+    pmf = law.atoms()
+    if pmf is not None:
+        return tilting.frontier(pmf[1], pmf[0], beta)
+    betas = np.atleast_1d(as_betas(beta))
+    if (betas <= law.beta_min).any():
+        raise ValueError(f"β must exceed {law.beta_min:.6g} for {law!r}: E[exp(r/β)] is infinite below it.")
+    base_mean = _tilted_moments(law, 0.0, 0.0)[1]
+    rev, gain = np.array([_tilted_moments(law, 1.0 / b, base_mean) for b in betas]).T
+    kl = np.maximum(gain / betas - rev, 0.0)
+    rev = np.maximum(rev, 0.0)
+    return tilting.Frontier(beta=betas, kl=kl, reverse_kl=rev, gain=gain, jeffreys=kl + rev, base_mean=base_mean)
+
+
+def _tilted_moments(law: RewardLaw, lam: float, centre: float) -> tuple[float, float]:
+    """``(log ∫ f e^{λ(x−c)}, E_λ[x − c])`` by quadrature split at the integrand's peak."""
+    lo, hi = law.support
+    scale = law.std
+
+    def log_integrand(x: float) -> float:
+        return float(law.logpdf(x)) + lam * (x - centre)
+
+    # Locate the peak on a coarse grid (clipped to the support), then refine with a bounded search.
+    grid = np.clip(law.mean + scale * np.linspace(-40.0, 40.0, 801), lo, hi)
+    values = np.array([log_integrand(x) for x in grid])
+    j = int(np.argmax(values))
+    left, right = grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]
+    if right > left:
+        res = optimize.minimize_scalar(lambda x: -log_integrand(x), bounds=(left, right), method="bounded",
+                                       options={"xatol": 1e-12 * scale})
+        peak = float(res.x) if -res.fun >= values[j] else float(grid[j])
+    else:
+        peak = float(grid[j])
+    top = log_integrand(peak)
+    # Breakpoints at the peak and a few scales either side keep quad adaptive where the mass is.
+    offsets = scale * np.array([-40.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 40.0])
+    cuts = np.unique(np.clip(peak + offsets, lo, hi))
+    edges = [lo, *cuts.tolist(), hi]
+    mass = first = 0.0
+    for a, b in itertools.pairwise(edges):
+        if not b > a:
+            continue
+        mass += integrate.quad(lambda x: np.exp(log_integrand(x) - top), a, b, epsabs=0.0, epsrel=1e-13, limit=200)[0]
+        # The first moment changes sign, so it gets an absolute tolerance on the scale of the law.
+        first += integrate.quad(lambda x: (x - centre) * np.exp(log_integrand(x) - top), a, b,
+                                epsabs=1e-14 * scale, epsrel=1e-12, limit=200)[0]
+    return top + float(np.log(mass)), first / mass
