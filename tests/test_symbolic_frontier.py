@@ -159,3 +159,22 @@ def test_bad_inputs():
         F.discrete_frontier(1)
     with pytest.raises(ValueError, match="k >= 2"):
         F.closed_form("categorical", k=1)
+
+
+def test_small_budget_expansion_gaussian_and_exact_laws():
+    eq, (k1, k2, k3, k4) = F.small_budget_expansion()
+    # Gaussian: κ3 = κ4 = 0 leaves exactly σ sqrt(2ε).
+    assert sp.simplify(eq.rhs.subs({k3: 0, k4: 0}) - sp.sqrt(2 * k2 * F.eps)) == 0
+    # Exponential (κn = (n−1)!/θⁿ) and uniform (κ3 = 0, κ4 = −w⁴/120): the error is O(ε²).
+    for law, cums in ((toys.Exponential(1.5), (1 / 1.5, 1 / 1.5**2, 2 / 1.5**3, 6 / 1.5**4)),
+                      (toys.Uniform(0.0, 2.0), (1.0, 4 / 12, 0.0, -16 / 120))):
+        three = eq.rhs.subs(dict(zip((k1, k2, k3, k4), cums, strict=True)))
+        t = sp.Symbol("t", positive=True)
+        in_t = sp.expand(three.subs(F.eps, t**2))
+        two = (in_t - in_t.coeff(t, 3) * t**3).subs(t, sp.sqrt(F.eps))
+        for e in (1e-4, 1e-3):
+            exact = toys.gain_at_kl(law, [e])[0]
+            err3 = abs(float(three.subs(F.eps, e)) - exact)
+            err2 = abs(float(two.subs(F.eps, e)) - exact)
+            assert err3 < 20 * law.std * e**2
+            assert err3 < err2  # the ε^{3/2} term is right, not just small

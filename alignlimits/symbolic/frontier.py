@@ -46,6 +46,7 @@ __all__ = [
     "jeffreys_identity",
     "residual",
     "shift_invariance",
+    "small_budget_expansion",
 ]
 
 #: The reward laws :func:`closed_form` knows.
@@ -226,6 +227,39 @@ def shift_invariance() -> list[sp.Eq]:
         sp.Eq(kl, c.kl, evaluate=False),
         sp.Eq(reverse_kl.doit(), c.reverse_kl.doit(), evaluate=False),
     ]
+
+
+def small_budget_expansion() -> tuple[sp.Eq, tuple[sp.Symbol, ...]]:
+    r"""``Δ*(ε)`` for small budgets from the first four cumulants ``κ1..κ4`` of the reward.
+
+    Writes ``Λ(λ) = κ1λ + κ2λ²/2 + κ3λ³/6 + κ4λ⁴/24 + O(λ⁵)``, solves ``KL(λ) = ε``
+    for ``λ`` as a series in ``s = sqrt(ε)`` order by order (the positive root), and
+    substitutes into the gain:
+
+    ``Δ*(ε) = σ sqrt(2ε) + κ3 ε/(3σ²) + sqrt(2)(3κ2κ4 − 4κ3²) ε^{3/2}/(36 κ2^{5/2}) + O(ε²)``
+
+    with ``σ² = κ2``. Skewness (``κ3``) decides whether ``σ·sqrt(2ε)`` under- or
+    overstates the frontier at small budgets; for symmetric laws kurtosis does.
+    Returns the equation (``lhs`` the symbol ``Delta_star``) and ``(κ1, κ2, κ3, κ4)``.
+    """
+    kappa1, kappa3, kappa4 = sp.symbols("kappa1 kappa3 kappa4", real=True)
+    kappa2 = sp.Symbol("kappa2", positive=True)
+    root_eps = sp.Symbol("s", positive=True)
+    cumulant = kappa1 * lam + kappa2 * lam**2 / 2 + kappa3 * lam**3 / 6 + kappa4 * lam**4 / 24
+    d1 = sp.diff(cumulant, lam)
+    gain, kl, _ = _cumulant_quantities(cumulant, d1, kappa1)
+    coeffs = sp.symbols("c1:4")
+    lam_series = sum(c * root_eps ** (n + 1) for n, c in enumerate(coeffs))
+    kl_series = sp.expand(sp.series(kl.subs(lam, lam_series) - root_eps**2, root_eps, 0, 5).removeO())
+    solved: dict[sp.Symbol, sp.Expr] = {}
+    for order, coeff in zip((2, 3, 4), coeffs, strict=True):
+        roots = sp.solve(kl_series.coeff(root_eps, order).subs(solved), coeff)
+        if order == 2:  # c1² κ2/2 = 1: keep λ > 0
+            roots = [r for r in roots if r.is_positive]
+        (solved[coeff],) = roots
+    gain_series = sp.expand(sp.series(gain.subs(lam, lam_series).subs(solved), root_eps, 0, 4).removeO())
+    expansion = sum(sp.simplify(gain_series.coeff(root_eps, n)) * eps ** sp.Rational(n, 2) for n in (1, 2, 3))
+    return sp.Eq(sp.Symbol("Delta_star"), expansion, evaluate=False), (kappa1, kappa2, kappa3, kappa4)
 
 
 # --------------------------------------------------------------------------------------
