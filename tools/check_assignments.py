@@ -33,7 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -149,10 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="check-assignments-") as tmp:
         first, second, work = Path(tmp, "a"), Path(tmp, "b"), Path(tmp, "work")
-        for master in masters:
-            make_assignments.build(master, first)
-            if not args.quick:
-                make_assignments.build(master, second)
+        builds = [(m, first) for m in masters] + ([] if args.quick else [(m, second) for m in masters])
+        with ThreadPoolExecutor(max_workers=2) as threads:  # otter assign runs in a subprocess
+            list(threads.map(lambda job: make_assignments.build(*job), builds))
         if not args.quick:
             problems += same_tree(first, second)
         print(f"[{time.perf_counter() - t0:.0f}s] generated {len(masters)} assignments"
@@ -211,12 +210,12 @@ def main(argv: list[str] | None = None) -> int:
                 for q, should_pass in want.items():
                     score, possible, passed = scores[q]
                     ok = (score == possible and all(passed)) if should_pass else (score == 0 and not any(passed))
-                    state = "passes" if should_pass else "fails"
+                    state = "pass" if should_pass else "fail"
                     print(f"  {name:<18} {label:<24} {q}: {score:g}/{possible:g}, "
-                          f"{sum(passed)}/{len(passed)} test cases pass (expected: {state})"
+                          f"{sum(passed)}/{len(passed)} test cases pass (should {state})"
                           + ("" if ok else "  <-- WRONG"))
                     if not ok:
-                        problems.append(f"{name} ({label}): {q} should {state[:-1]} but scored {score}/{possible}, "
+                        problems.append(f"{name} ({label}): {q} should {state} but scored {score}/{possible}, "
                                         f"test cases passed: {passed}")
     for p in problems:
         print("PROBLEM:", p)
