@@ -1,0 +1,365 @@
+r"""Sampling from a causal LM exactly as ``π`` says, and teacher-forced log-probs of the samples.
+
+The base policy of the lab is the model at a temperature ``T``:
+``π(v|h) = softmax(logits(h)/T)_v`` with no truncation. Three things make samples follow
+that law and log-probs describe it:
+
+* **A complete, explicit generation config** (:func:`generation_config`): sampling on,
+  ``top_k = 0``, ``top_p = 1``, ``min_p = 0``, no repetition penalties, no forced or
+  suppressed tokens. A model's own ``generation_config`` fills every field a caller leaves
+  unset (``None``) — a checkpoint shipping ``top_k = 50`` or ``suppress_tokens`` silently
+  changes ``π``, and some fields (suppressed tokens, bad words, sequence bias) have no
+  "off" value to set — so :func:`sample` also swaps the model's config for an empty one
+  while generating. The tests show that the explicit config alone is not enough.
+* **Left padding with explicit masks and position ids**: prompts of different lengths
+  are padded on the left with a pad token distinct from EOS; attention masks are built
+  from lengths and ``position_ids = cumsum(mask) − 1``, so a padded prompt is seen
+  exactly as the unpadded one.
+* **Log-probs at the sampling temperature**: :func:`token_logprobs` scores
+  ``log_softmax(logits / T)`` (in float64), the same ``T`` used to sample.
+
+A completion's length counts its tokens up to and including the first EOS (or
+``max_new_tokens`` when there is none); its mask comes from that length, never from
+token values. Randomness comes from an explicit seed: generation runs inside
+``torch.random.fork_rng`` so the global RNG state is neither used nor changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from alignlimits.lm import kl as lmkl
+
+__all__ = [
+    "Samples",
+    "completion_lengths",
+    "generation_config",
+    "kl_to_reference",
+    "left_pad",
+    "position_ids",
+    "sample",
+    "token_logprobs",
+]
+
+
+def generation_config(*, temperature: float, max_new_tokens: int, eos_token_id: int, pad_token_id: int) -> Any:
+    r"""A ``GenerationConfig`` that samples from ``softmax(logits/T)`` and nothing else.
+
+    Every field that can change the sampling law is set explicitly (no truncation,
+    penalties, forced, suppressed or biased tokens, minimum lengths, beams, stop strings).
+    """
+    from transformers import GenerationConfig
+
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}.")
+    if int(max_new_tokens) != max_new_tokens or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer; got {max_new_tokens!r}.")
+    if eos_token_id == pad_token_id:
+        raise ValueError("pad_token_id must differ from eos_token_id: masks come from lengths, not token values.")
+    return GenerationConfig(
+        do_sample=True,
+        num_beams=1,
+        num_return_sequences=1,
+        temperature=float(temperature),
+        top_k=0,
+        top_p=1.0,
+        min_p=0.0,
+        typical_p=1.0,
+        epsilon_cutoff=0.0,
+        eta_cutoff=0.0,
+        repetition_penalty=1.0,
+        encoder_repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
+        encoder_no_repeat_ngram_size=0,
+        length_penalty=1.0,
+        min_new_tokens=0,
+        max_new_tokens=int(max_new_tokens),
+        renormalize_logits=False,
+        remove_invalid_values=False,
+        eos_token_id=int(eos_token_id),
+        pad_token_id=int(pad_token_id),
+        use_cache=True,
+        output_scores=False,
+        return_dict_in_generate=False,
+    )
+
+
+@contextlib.contextmanager
+def _own_generation_config(model: Any) -> Iterator[None]:
+    """Replace the model's generation_config by an empty one, so none of its values leak in."""
+    from transformers import GenerationConfig
+
+    saved = model.generation_config
+    model.generation_config = GenerationConfig()
+    try:
+        yield
+    finally:
+        model.generation_config = saved
+
+
+def left_pad(prompts: Sequence[Sequence[int]], pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad token-id lists: ``(ids, mask)`` of shape ``(B, P)``, mask built from lengths."""
+    if len(prompts) == 0:
+        raise ValueError("prompts is empty; pass at least one prompt (a list of token ids).")
+    lengths = torch.tensor([len(p) for p in prompts], dtype=torch.long)
+    if int(lengths.min()) < 1:
+        raise ValueError("every prompt needs at least one token (e.g. BOS or a chat-template prefix).")
+    width = int(lengths.max())
+    ids = torch.full((len(prompts), width), int(pad_token_id), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        try:
+            ids[i, width - len(p) :] = torch.as_tensor([int(t) for t in p], dtype=torch.long)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"prompt {i} is not a list of token ids; tokenize it first, e.g. tokenizer(text)['input_ids']."
+            ) from None
+    mask = torch.flip(lmkl.mask_from_lengths(lengths, width), dims=[1])
+    return ids, mask
+
+
+def position_ids(mask: torch.Tensor) -> torch.Tensor:
+    """``cumsum(mask) − 1`` along the sequence, 0 at left padding: real tokens count from 0."""
+    pos = mask.long().cumsum(-1) - 1
+    return pos.clamp(min=0)
+
+
+def completion_lengths(completion_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Tokens up to and including the first EOS, or the full width without EOS; shape ``(B,)``."""
+    width = completion_ids.shape[1]
+    is_eos = completion_ids == eos_token_id
+    first = torch.where(
+        is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, torch.full_like(is_eos[:, 0], width, dtype=torch.long)
+    )
+    return first.long()
+
+
+@dataclass
+class Samples:
+    """Completions sampled from a model, with everything needed to score them.
+
+    Attributes
+    ----------
+    prompt_ids, prompt_mask : (B, P) left-padded prompts and their real-token mask.
+    completion_ids : (B, T) completions, right-padded with the pad id (``T = max_new_tokens``).
+    completion_mask : (B, T) True for real completion tokens (EOS included), from ``lengths``.
+    lengths : (B,) completion lengths.
+    prompt_index : (B,) which prompt each row answers (index into the prompt list).
+    logprobs : (B, T) float64 ``log π(y_t|y_{<t})`` at ``temperature`` (0 at pads).
+    temperature : the sampling temperature.
+    """
+
+    prompt_ids: torch.Tensor
+    prompt_mask: torch.Tensor
+    completion_ids: torch.Tensor
+    completion_mask: torch.Tensor
+    lengths: torch.Tensor
+    prompt_index: torch.Tensor
+    logprobs: torch.Tensor
+    temperature: float
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def select(self, rows: torch.Tensor | slice) -> Samples:
+        """The subset of rows (e.g. one prompt's samples)."""
+        return Samples(
+            self.prompt_ids[rows],
+            self.prompt_mask[rows],
+            self.completion_ids[rows],
+            self.completion_mask[rows],
+            self.lengths[rows],
+            self.prompt_index[rows],
+            self.logprobs[rows],
+            self.temperature,
+        )
+
+    def texts(self, tokenizer: Any) -> list[str]:
+        """Decoded completions (real tokens only, special tokens skipped)."""
+        return [
+            tokenizer.decode(ids[:n].tolist(), skip_special_tokens=True)
+            for ids, n in zip(self.completion_ids, self.lengths.tolist(), strict=True)
+        ]
+
+
+def _device(model: Any) -> torch.device:
+    return next(model.parameters()).device
+
+
+def sample(
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    *,
+    num_samples: int,
+    temperature: float,
+    max_new_tokens: int,
+    eos_token_id: int,
+    pad_token_id: int,
+    seed: int,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> Samples:
+    r"""Draw ``num_samples`` completions per prompt from ``softmax(logits/T)``.
+
+    Parameters
+    ----------
+    model : a transformers causal LM (in eval mode).
+    prompts : list of token-id lists (apply a chat template first for chat models).
+    num_samples : completions per prompt; rows are grouped by prompt.
+    temperature, max_new_tokens, eos_token_id, pad_token_id : see :func:`generation_config`.
+    seed : seeds every batch (via ``numpy.random.SeedSequence(seed).spawn``), so the
+        same seed and batch size give the same samples.
+    batch_size : rows generated at once.
+
+    Returns
+    -------
+    Samples
+        With teacher-forced ``logprobs`` of the sampled tokens at ``temperature``.
+    """
+    if int(num_samples) != num_samples or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    config = generation_config(
+        temperature=temperature, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id, pad_token_id=pad_token_id
+    )
+    rows = [i for i in range(len(prompts)) for _ in range(int(num_samples))]
+    if not rows:
+        raise ValueError("prompts is empty; pass at least one prompt.")
+    prompt_ids, prompt_mask = left_pad([prompts[i] for i in rows], pad_token_id)
+    device = _device(model)
+    starts = list(range(0, len(rows), batch_size))
+    seeds = np.random.SeedSequence(seed).spawn(len(starts))
+    pieces = []
+    for start, ss in zip(tqdm(starts, desc="sampling", disable=not progress), seeds, strict=True):
+        ids = prompt_ids[start : start + batch_size].to(device)
+        mask = prompt_mask[start : start + batch_size].to(device)
+        fork_devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=fork_devices), _own_generation_config(model), torch.no_grad():
+            torch.manual_seed(int(ss.generate_state(1)[0]))
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask.long(),
+                position_ids=position_ids(mask),
+                generation_config=config,
+            )
+        new = out[:, ids.shape[1] :].cpu()
+        padded = torch.full((new.shape[0], int(max_new_tokens)), int(pad_token_id), dtype=torch.long)
+        padded[:, : new.shape[1]] = new
+        pieces.append(padded)
+    completion_ids = torch.cat(pieces)
+    lengths = completion_lengths(completion_ids, eos_token_id)
+    completion_mask = lmkl.mask_from_lengths(lengths, int(max_new_tokens))
+    # Tokens after EOS are padding whatever generate wrote there.
+    completion_ids = torch.where(completion_mask, completion_ids, torch.full_like(completion_ids, int(pad_token_id)))
+    logprobs = token_logprobs(
+        model, prompt_ids, prompt_mask, completion_ids, completion_mask, temperature=temperature, batch_size=batch_size
+    )
+    return Samples(
+        prompt_ids=prompt_ids,
+        prompt_mask=prompt_mask,
+        completion_ids=completion_ids,
+        completion_mask=completion_mask,
+        lengths=lengths,
+        prompt_index=torch.tensor(rows, dtype=torch.long),
+        logprobs=logprobs,
+        temperature=float(temperature),
+    )
+
+
+def _log_softmax_rows(
+    model: Any,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    completion_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
+    """``log_softmax(logits/T)`` in float64 at the positions predicting each completion token, (b, T, V)."""
+    device = _device(model)
+    ids = torch.cat([prompt_ids, completion_ids], dim=1).to(device)
+    mask = torch.cat([prompt_mask.bool(), completion_mask.bool()], dim=1).to(device)
+    logits = model(input_ids=ids, attention_mask=mask.long(), position_ids=position_ids(mask)).logits
+    p = prompt_ids.shape[1]
+    # The logit at position i predicts token i + 1.
+    scores = logits[:, p - 1 : p - 1 + completion_ids.shape[1], :].double() / temperature
+    return torch.log_softmax(scores, dim=-1)
+
+
+def _check_batch(
+    prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor, completion_mask: torch.Tensor
+) -> None:
+    if prompt_ids.shape != prompt_mask.shape or completion_ids.shape != completion_mask.shape:
+        raise ValueError("ids and masks must have the same shapes (prompt (B, P), completion (B, T)).")
+    if prompt_ids.shape[0] != completion_ids.shape[0]:
+        raise ValueError(
+            f"prompt and completion batch sizes differ: {prompt_ids.shape[0]} vs {completion_ids.shape[0]}."
+        )
+    if not bool(prompt_mask.bool()[:, -1].all()):
+        raise ValueError("prompts must be left-padded: the last prompt position must be a real token in every row.")
+
+
+def token_logprobs(
+    model: Any,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    completion_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+    *,
+    temperature: float,
+    batch_size: int = 16,
+) -> torch.Tensor:
+    r"""Teacher-forced ``log π(y_t|x, y_{<t})`` with ``π = softmax(logits/T)``, float64, shape ``(B, T)``.
+
+    Prompts left-padded (``prompt_mask`` False on the padding), completions right-padded
+    (``completion_mask`` False after the length). Padded positions hold 0.
+    """
+    _check_batch(prompt_ids, prompt_mask, completion_ids, completion_mask)
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0; got {temperature!r}.")
+    out = []
+    with torch.no_grad():
+        for s in range(0, prompt_ids.shape[0], batch_size):
+            sl = slice(s, s + batch_size)
+            logp = _log_softmax_rows(
+                model, prompt_ids[sl], prompt_mask[sl], completion_ids[sl], completion_mask[sl], temperature
+            )
+            tok = completion_ids[sl].to(logp.device)
+            picked = logp.gather(-1, tok.unsqueeze(-1)).squeeze(-1).cpu()
+            out.append(torch.where(completion_mask[sl].bool(), picked, torch.zeros_like(picked)))
+    return torch.cat(out)
+
+
+def kl_to_reference(
+    policy: Any, reference: Any, samples: Samples, *, batch_size: int = 8
+) -> dict[str, lmkl.KLEstimate]:
+    r"""Sequence-level ``KL(π‖π_ref)`` from samples of the policy: exact per position, k1 and k3.
+
+    Both models are run teacher-forced on the samples at ``samples.temperature`` (the
+    reference at the same temperature, as in the base policy's definition). The exact
+    per-position KL over the full vocabulary is computed ``batch_size`` rows at a time,
+    so only a ``(batch_size, T, V)`` float64 block is ever held.
+
+    Returns the dictionary of :func:`alignlimits.lm.kl.sequence_kl`.
+    """
+    t = samples.temperature
+    args = (samples.prompt_ids, samples.prompt_mask, samples.completion_ids, samples.completion_mask)
+    per_token, lp_pol, lp_ref = [], [], []
+    with torch.no_grad():
+        for s in range(0, len(samples), batch_size):
+            sl = slice(s, s + batch_size)
+            part = [a[sl] for a in args]
+            a = _log_softmax_rows(policy, *part, t)
+            b = _log_softmax_rows(reference, *part, t).to(a.device)
+            tok = part[2].to(a.device).unsqueeze(-1)
+            per_token.append(lmkl.per_token_kl(a, b).cpu())
+            lp_pol.append(a.gather(-1, tok).squeeze(-1).cpu())
+            lp_ref.append(b.gather(-1, tok).squeeze(-1).cpu())
+    mask = samples.completion_mask
+    return lmkl.sequence_kl(torch.cat(lp_pol), torch.cat(lp_ref), mask, exact_per_token=torch.cat(per_token))
