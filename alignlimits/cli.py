@@ -16,6 +16,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -186,14 +187,21 @@ def _float_list(text: str) -> list[float]:
     return values
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``alignlimits: error: ...`` and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="alignlimits",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run 'alignlimits frontier --help' for the file format, columns and examples.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     fr = sub.add_parser(
         "frontier",
         help="estimate the optimal KL-reward frontier from base-model rewards",

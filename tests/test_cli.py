@@ -176,6 +176,17 @@ def test_bad_options_exit_2(rewards_file, capsys, extra: list[str], message: str
     assert code == 2 and err.count("\n") == 1 and message in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["frontier"], ["frontier", "x.csv", "--betas", "abc"], ["frontier", "x.csv", "--json", "--csv"], ["nope"], []],
+)
+def test_usage_errors_are_one_line_and_exit_2(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and err.startswith("alignlimits")
+
+
 def test_missing_file_and_unknown_type(tmp_path: Path, capsys) -> None:
     code, _, err = run(["frontier", str(tmp_path / "none.csv")], capsys)
     assert code == 2 and "no such file" in err
