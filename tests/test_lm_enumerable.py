@@ -125,11 +125,36 @@ def test_every_estimator_is_unbiased_and_exact_has_smallest_variance(lm: E.Enume
     for name, e in est.items():
         assert abs(e.mean - exact) < 4 * e.stderr, (name, e.mean, exact, e.stderr)
     assert est["exact"].variance < min(est[k].variance for k in ("k1", "k3", "k3_sequence"))
-    # Exact expectations over the whole sequence space agree too (not only within noise).
+    # Exact means and variances over the whole sequence space, not only within noise.
+    variances = exact_variances(policy, lm)
+    assert variances["exact"] < min(variances[k] for k in ("k1", "k3", "k3_sequence"))
     everything = np.arange(lm.n_sequences)
-    full = E.kl_estimates(policy, lm, everything)
-    for e in full.values():
+    for e in E.kl_estimates(policy, lm, everything).values():
         assert policy.probs @ e.per_sequence == pytest.approx(exact, rel=1e-9)
+
+
+def exact_variances(policy: E.EnumerableLM, reference: E.EnumerableLM) -> dict[str, float]:
+    everything = np.arange(policy.n_sequences)
+    p = policy.probs
+    return {
+        k: float(p @ (e.per_sequence - p @ e.per_sequence) ** 2)
+        for k, e in E.kl_estimates(policy, reference, everything).items()
+    }
+
+
+def test_exact_per_position_kl_is_not_always_the_lowest_variance() -> None:
+    # Not a theorem: later per-position terms depend on earlier tokens, and k1's terms can
+    # cancel that dependence. Random two-step models (V = 3, L = 2) show it within a few tries.
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        a = E.random_lm(3, 2, seed=seed, scale=rng.uniform(0.5, 4))
+        b = E.random_lm(3, 2, seed=seed + 100_000, scale=rng.uniform(0.5, 4))
+        v = exact_variances(a, b)
+        if v["exact"] > v["k1"] * (1 + 1e-6):
+            break
+    else:
+        pytest.fail("no pair found where k1 has a smaller variance than the exact per-position KL")
+    assert v["exact"] > v["k1"]
 
 
 def test_policy_equal_reference_gives_exactly_zero(lm: E.EnumerableLM) -> None:

@@ -6,8 +6,11 @@ three per-sequence estimators of ``KL(π‖π_ref) = E_{y∼π}[log π(y)/π_ref
 
 * **exact per position** — ``Σ_t KL(π(·|y_{<t}) ‖ π_ref(·|y_{<t}))``, the full-vocabulary
   KL at each sampled prefix, summed over positions. Its mean is the sequence KL by the
-  chain rule, and it has the smallest variance of the three (it is the conditional
-  expectation of k1 given the prefixes — Rao–Blackwell).
+  chain rule. Each term is k1's term averaged over the token drawn at that position,
+  which removes the noise of the draw itself; usually it has by far the smallest
+  variance, but this is **not** guaranteed: the later terms depend on the earlier tokens
+  and can covary with them so that k1's terms cancel more (the enumerable-model tests
+  and chapter exhibit such a pair of models).
 * **k1** — ``Σ_t log π(y_t|y_{<t}) − log π_ref(y_t|y_{<t}) = log π(y)/π_ref(y)``: unbiased,
   can be negative for one sequence.
 * **k3** — with the ratio ``ρ = π_ref/π`` (reference over policy, *for samples of the
