@@ -480,8 +480,10 @@ def estimate(samples: ArrayLike, n: int) -> BonEstimate:
       the empirical reward distribution. It is consistent; it never exceeds the bound
       ``log N − (N−1)/N``, and for continuous rewards (all samples distinct) it equals the
       KL of ``n`` equiprobable distinct outcomes, which approaches the bound from below
-      as ``n`` grows (a downward bias of order ``N/n``). With ties in the samples
-      it reflects the atoms, which is what the bound misses.
+      as ``n`` grows (the gap shrinks roughly like ``(N/n)²``: ~2e-4 nats at
+      ``N/n = 0.064``). With ties in the samples it reflects the atoms, which is what
+      the bound misses; with discrete rewards its error is dominated by the sampling
+      noise in the estimated mass of the top reward levels.
     """
     x = as_finite_array(samples, "samples")
     if x.ndim != 1:

@@ -338,20 +338,29 @@ def test_best_of_n_sampler_matches_exact_laws():
     seed=hst.integers(0, 2**32 - 1),
 )
 def test_permuting_candidates_changes_nothing(scores, seed):
-    """Candidates carry their rewards; any permutation keeps the chosen reward and value."""
+    """Candidates carry their rewards; a permutation keeps the kept reward (and the kept
+    candidate when the maximum is unique), the multiset of scores and the exact laws."""
     rng = np.random.default_rng(seed)
     values = np.array(scores, dtype=float)
-    labels = np.array([f"y{i}" for i in range(values.size)])
+    labels = [f"y{i}" for i in range(values.size)]
     perm = rng.permutation(values.size)
-    out = bon.best_of_n(lambda n, g: labels, lambda c: values[np.searchsorted(labels, c, sorter=np.argsort(labels))],
-                        values.size, rng)
-    out_perm = bon.best_of_n(lambda n, g: labels[perm], lambda c: values[[int(s[1:]) for s in c]], values.size, rng)
+
+    def reward(candidates):
+        return values[[int(c[1:]) for c in candidates]]
+
+    out = bon.best_of_n(lambda n, g: labels, reward, values.size, rng)
+    out_perm = bon.best_of_n(lambda n, g: [labels[i] for i in perm], reward, values.size, rng)
     assert out.scores[out.index] == out_perm.scores[out_perm.index] == values.max()
+    if np.sum(values == values.max()) == 1:
+        assert out.choice == out_perm.choice
     np.testing.assert_array_equal(np.sort(out.scores), np.sort(out_perm.scores))
-    # the exact law on the empirical distribution is permutation invariant too
+    # the exact law on the empirical distribution, and the estimators, are permutation invariant
     p = np.full(values.size, 1 / values.size)
-    np.testing.assert_allclose(bon.law(p, values, 3)[perm], bon.law(p[perm], values[perm], 3), rtol=1e-13)
-    assert bon.expected_max_unbiased(values, 1) == pytest.approx(bon.expected_max_unbiased(values[perm], 1))
+    for n in (1, 3):
+        np.testing.assert_allclose(bon.law(p, values, n)[perm], bon.law(p[perm], values[perm], n), rtol=1e-13)
+        assert bon.kl(p, values, n) == pytest.approx(bon.kl(p[perm], values[perm], n), rel=1e-13, abs=1e-15)
+    m = min(3, values.size)
+    assert bon.expected_max_unbiased(values, m) == pytest.approx(bon.expected_max_unbiased(values[perm], m))
 
 
 @settings(max_examples=40, deadline=None)
