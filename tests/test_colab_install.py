@@ -1,0 +1,146 @@
+"""Colab, simulated as closely as our machines allow (slow: run by .ci/run, not by `make test`).
+
+A fresh virtual environment gets the package the way a chapter's bootstrap cell installs
+it — ``pip install "alignlimits @ <repository>"``, here from this checkout, so with the
+*declared* dependencies of pyproject.toml only, never requirements.txt — and then runs
+chapter notebooks at the smoke tier in a kernel of that environment, from an empty
+folder (Colab has only the .ipynb).
+
+What differs from Colab, deliberately:
+* Colab preinstalls numpy, torch, ipykernel and much more. We preinstall only ipykernel
+  (to have a kernel) and an older numpy (2.0.2) to prove the install leaves the
+  preinstalled numpy alone.
+* For the language-model chapters (``alignlimits[lm]``), torch is installed first as
+  ``torch==2.13.0``, the CPU wheel in this machine's local wheel folder (PIP_FIND_LINKS):
+  a torch chosen by pip's resolver is a ~3 GB CUDA build. On Colab torch is preinstalled
+  and the ``torch>=2.6`` range leaves it alone.
+
+Run: ALIGNLIMITS_COLAB_TEST=1 pytest -q tests/test_colab_install.py   (a few minutes)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESET_NUMPY = "2.0.2"
+THEORY_CHAPTERS = ["objective"]
+
+pytestmark = [
+    pytest.mark.colab,
+    pytest.mark.skipif(
+        os.environ.get("ALIGNLIMITS_COLAB_TEST") != "1",
+        reason="slow (fresh venv + pip install): set ALIGNLIMITS_COLAB_TEST=1 (.ci/run does)",
+    ),
+]
+
+
+def bootstrap_source(md: Path) -> str:
+    nb = jupytext.read(md, fmt="md:myst")
+    return next(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def lm_chapters() -> list[str]:
+    return sorted(
+        md.stem
+        for md in (ROOT / "book").glob("*.md")
+        if "kernelspec:" in md.read_text(encoding="utf-8")[:400] and "alignlimits[lm]" in bootstrap_source(md)
+    )
+
+
+def pip(venv: Path, *args: str) -> str:
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"pip {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def make_env(folder: Path, *, lm: bool) -> Path:
+    venv = folder / "venv"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True)
+    pip(venv, "install", "-q", f"numpy=={PRESET_NUMPY}", "ipykernel")
+    if lm:
+        pip(venv, "install", "-q", "torch==2.13.0")
+    # exactly what the bootstrap cell does, with this checkout in place of the git URL
+    pip(venv, "install", "-q", f"alignlimits{'[lm]' if lm else ''} @ {ROOT.as_uri()}")
+    kernels = folder / "jupyter"
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "ipykernel", "install", "--prefix", str(kernels), "--name", "colab-sim"],
+        check=True,
+        capture_output=True,
+    )
+    return venv
+
+
+def run_chapter(venv: Path, slug: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(ROOT / "book" / f"{slug}.ipynb", as_version=4)
+    probe = (
+        "import sys, alignlimits\n"
+        f"assert sys.prefix == {str(venv)!r}, sys.prefix\n"
+        f"assert alignlimits.__file__.startswith({str(venv)!r}), alignlimits.__file__\n"
+        "import numpy\n"
+        f"assert numpy.__version__ == {PRESET_NUMPY!r}, numpy.__version__"
+    )
+    nb.cells.append(nbformat.v4.new_code_cell(probe))
+    folder = workdir / slug
+    folder.mkdir()
+    monkeypatch.setenv("JUPYTER_PATH", str(venv.parent / "jupyter" / "share" / "jupyter"))
+    monkeypatch.setenv("ALIGNLIMITS_TIER", "smoke")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    NotebookClient(nb, timeout=900, kernel_name="colab-sim", resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+@pytest.fixture(scope="module")
+def theory_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_env(tmp_path_factory.mktemp("colab-theory"), lm=False)
+
+
+def test_install_uses_declared_dependencies_and_keeps_preinstalled_numpy(theory_env: Path):
+    frozen = pip(theory_env, "freeze")
+    assert f"numpy=={PRESET_NUMPY}" in frozen
+    assert not re.search(r"^(torch|transformers|jupyter-book|pytest)==", frozen, re.M), "only declared dependencies"
+    # installing again (a second bootstrap run) changes nothing
+    pip(theory_env, "install", "-q", f"alignlimits @ {ROOT.as_uri()}")
+    assert pip(theory_env, "freeze") == frozen
+
+
+@pytest.mark.parametrize("slug", THEORY_CHAPTERS)
+def test_theory_chapter_runs_and_bootstrap_is_a_no_op(theory_env: Path, slug: str, tmp_path, monkeypatch):
+    before = pip(theory_env, "freeze")
+    nb = run_chapter(theory_env, slug, tmp_path, monkeypatch)
+    bootstrap = next(c for c in nb.cells if c.cell_type == "code")
+    assert "%pip install" in bootstrap.source and "remove-cell" in bootstrap.metadata.get("tags", [])
+    assert bootstrap.outputs == [], f"the bootstrap cell acted although alignlimits is installed: {bootstrap.outputs}"
+    assert pip(theory_env, "freeze") == before, "running the chapter changed the environment"
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+
+
+def test_lm_chapters_run_with_the_lm_extra(tmp_path_factory, monkeypatch):
+    chapters = lm_chapters()
+    if not chapters:
+        pytest.skip("no language-model chapter (bootstrap installing alignlimits[lm]) in book/ yet")
+    folder = tmp_path_factory.mktemp("colab-lm")
+    venv = make_env(folder, lm=True)
+    frozen = pip(venv, "freeze")
+    assert re.search(r"^torch==2\.13\.0", frozen, re.M), "the [lm] install replaced the preinstalled torch"
+    for slug in chapters:
+        nb = run_chapter(venv, slug, folder, monkeypatch)
+        assert next(c for c in nb.cells if c.cell_type == "code").outputs == []
+    assert pip(venv, "freeze") == frozen
+    shutil.rmtree(folder, ignore_errors=True)
