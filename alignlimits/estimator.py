@@ -21,7 +21,8 @@ frontier of the prompt-averaged objective ``E_x[E_π[r] − β KL(π(·|x)‖π0
 Reliability. Self-normalised importance sampling is consistent, with an ``O(1/n)``
 bias that makes the gain and KL too small (derived in
 :mod:`alignlimits.symbolic.estimator`; for Gaussian rewards the relative gain bias is
-``≈ −e^{2 KL}/n``). Two diagnostics per prompt and β flag where it fails:
+``≈ −e^{2 KL}/n``); ``bias_correction=True`` subtracts its sample estimate, which
+removes most of it (worth it when many prompts are averaged). Two diagnostics per prompt and β flag where it fails:
 
 * the effective sample size ``ESS = 1/Σ w̃_i²`` (Kish); since Rényi-2 entropy is below
   Shannon entropy, ``KL ≤ log(n/ESS)``;
@@ -60,6 +61,7 @@ from alignlimits._validation import as_betas, as_finite_array, check_same_shape
 
 __all__ = [
     "BootstrapInterval",
+    "BudgetEstimate",
     "EstimatedFrontier",
     "bootstrap_frontier",
     "bootstrap_gain_at_budget",

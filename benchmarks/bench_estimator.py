@@ -9,9 +9,10 @@ Times, on the same rewards in the same run:
 3. the floor: one vectorised pass computing the ``n × |β|`` exponentials
    ``exp((r − r_max)/β)`` (in the same chunks), with nothing else.
 
-It prints the times, the ratios and the peak memory traced by ``tracemalloc`` for the
-vectorised call, which stays far below the 2 GiB that ``n × |β|`` float64 values would
-take at once. Reproducible (seeded); not a test. Run from the repository root:
+It prints the times, the ratios, the peak memory traced by ``tracemalloc`` for the
+vectorised call and the peak resident set size of the process, which stay far below
+the 2 GiB that ``n × |β|`` float64 values would take at once. Reproducible (seeded);
+not a test. Run from the repository root:
 
     python benchmarks/bench_estimator.py                    # 10^6 rewards, 256 β (the case)
     python benchmarks/bench_estimator.py --prompts 100 --samples 100 --betas 64   # quick
@@ -20,6 +21,7 @@ take at once. Reproducible (seeded); not a test. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 import tracemalloc
 
@@ -97,6 +99,9 @@ def main() -> None:
     print(f"speed-up over the naive loop        : {t_naive / t_vec:8.1f}×  (with k̂: {t_naive / t_diag:.1f}×)")
     print(f"cost relative to the exp() floor    : {t_vec / t_floor:8.2f}×")
     print(f"largest difference from the naive loop: {err:.2e}")
+    # ru_maxrss is in KiB on Linux; it includes the interpreter, numpy and the input arrays
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak resident set size of the whole process: {peak_rss:.2f} GiB")
     assert err < 1e-9, "the vectorised estimator disagrees with the naive loop"
     assert peak_diag < 2**30, "peak memory above 1 GiB"
 
