@@ -13,7 +13,6 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-export MPLBACKEND := Agg
 # The book build executes chapters at the default tier unless told otherwise
 # (CI: `ALIGNLIMITS_TIER=smoke make book`); nbval always runs the smoke tier.
 ALIGNLIMITS_TIER ?= default
