@@ -38,6 +38,7 @@ book: $(STAMP)
 	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . -W --keep-going
 	python tools/check_html_links.py _build/html
 	python tools/check_launch_buttons.py _build/html
+	python tools/check_figures.py _build/html
 
 test: lint check-pairing unit nbval
 
