@@ -61,6 +61,8 @@ output columns (one row per beta, or per KL budget with --kl-budgets)
               or when the top rewards tie; then the ESS alone decides.
   reliable_fraction
               fraction of prompts with ess >= --min-ess and k-hat below threshold
+              (k-hat is not held against a prompt whose weights all lie within a
+              factor e of each other, i.e. (max r - min r)/beta <= 1)
   reliable    reliable_fraction >= --min-reliable-fraction (default 0.9)
   gain_ci_low, gain_ci_high, kl_ci_low, kl_ci_high
               percentile bootstrap interval (only with --bootstrap N)

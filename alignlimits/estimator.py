@@ -38,8 +38,10 @@ removes most of it (worth it when many prompts are averaged). Two diagnostics pe
   tiny β); then ESS alone decides.
 
 A prompt is reliable at β when ``ESS ≥ min_ess`` and ``k̂`` is below its threshold
-(or undefined); the β is ``reliable`` when at least ``min_reliable_fraction``
-(default 0.9) of the prompts are — with one prompt, when that prompt is.
+(or undefined, or its weights all lie within a factor ``e`` of each other —
+``(max r − min r)/β ≤ 1`` — when no tail shape can make a few samples dominate);
+the β is ``reliable`` when at least ``min_reliable_fraction`` (default 0.9) of the
+prompts are — with one prompt, when that prompt is.
 
 Nothing forms ``e^{r/β}``: exponents are shifted by each prompt's top reward, so every
 exponential lies in ``[0, 1]`` and ``r/β`` of ``1e300`` is harmless. KL values are
@@ -96,6 +98,7 @@ class _Groups:
     sizes: NDArray[np.intp]
     labels: NDArray
     r_max: NDArray[np.float64]  # per prompt
+    r_min: NDArray[np.float64]
     r_mean: NDArray[np.float64]
     n_top: NDArray[np.intp]  # how many samples tie at the prompt's top reward
 
@@ -126,9 +129,10 @@ def _group(rewards: ArrayLike, prompt_ids: ArrayLike | None) -> _Groups:
     sizes = np.bincount(group, minlength=labels.size).astype(np.intp)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
     r_max = np.maximum.reduceat(r_sorted, starts)
+    r_min = np.minimum.reduceat(r_sorted, starts)
     r_mean = np.add.reduceat(r_sorted, starts) / sizes
     n_top = np.add.reduceat((r_sorted == r_max[group]).astype(np.intp), starts)
-    return _Groups(r_sorted, group, starts, sizes, labels, r_max, r_mean, n_top)
+    return _Groups(r_sorted, group, starts, sizes, labels, r_max, r_min, r_mean, n_top)
 
 
 def _betas(beta: ArrayLike) -> NDArray[np.float64]:
@@ -175,7 +179,8 @@ def _per_prompt(g: _Groups, betas: NDArray[np.float64]) -> dict[str, NDArray[np.
         sl = slice(lo, min(lo + step, m))
         inv_beta = 1.0 / betas[sl]  # β = inf → 0: the base policy
         e = buf[: inv_beta.size]
-        np.multiply(from_top[None, :], inv_beta[:, None], out=e)
+        with np.errstate(over="ignore"):  # (r − r_max)/β below −1.8e308 is −inf: weight 0, as it should be
+            np.multiply(from_top[None, :], inv_beta[:, None], out=e)
         np.exp(e, out=e)
         sum_e = _segment_sum(e, g)  # (P, c)
         sum_ef = _segment_sum(e, g, from_top)
@@ -185,7 +190,8 @@ def _per_prompt(g: _Groups, betas: NDArray[np.float64]) -> dict[str, NDArray[np.
         sum_e2c = _segment_sum(e, g, centred)
         log_s = np.log(sum_e)
         out["kl"][:, sl] = np.maximum(log_n[:, None] + inv_beta[None, :] * sum_ef / sum_e - log_s, 0.0)
-        out["reverse_kl"][:, sl] = np.maximum(log_s - log_n[:, None] - mean_from_top[:, None] * inv_beta, 0.0)
+        with np.errstate(over="ignore"):  # a reverse KL beyond 1.8e308 nats is reported as inf
+            out["reverse_kl"][:, sl] = np.maximum(log_s - log_n[:, None] - mean_from_top[:, None] * inv_beta, 0.0)
         # β = inf is the base policy: its gain is exactly 0, not the rounding of mean(r − r̄)
         out["gain"][:, sl] = np.where(np.isinf(betas[sl])[None, :], 0.0, sum_ec / sum_e)
         out["ess"][:, sl] = sum_e**2 / sum_e2
@@ -254,6 +260,7 @@ def _khat(g: _Groups, betas: NDArray[np.float64]) -> NDArray[np.float64]:
         block = g.r[g.starts[idx][:, None] + np.arange(n)[None, :]]  # (p, n)
         top = np.sort(block, axis=1)[:, -(m_tail + 1) :]  # ascending; column 0 is the threshold
         rel = top - top[:, -1:]  # ≤ 0
+        above = top - top[:, :1]  # ≥ 0, distances above the threshold
         per_row = max(1, _CHUNK_VALUES // (m_tail * (30 + int(math.sqrt(m_tail)))))
         inv_beta = 1.0 / betas
         # rows = (prompt, β) pairs, fitted in chunks
@@ -263,8 +270,14 @@ def _khat(g: _Groups, betas: NDArray[np.float64]) -> NDArray[np.float64]:
         bi = np.tile(np.arange(betas.size), idx.size)
         for lo in range(0, n_rows, per_row):
             sl = slice(lo, lo + per_row)
-            w = np.exp(rel[pi[sl]] * inv_beta[bi[sl], None])  # (R, M+1) in [0, 1]
-            x = w[:, 1:] - w[:, :1]
+            ib = inv_beta[bi[sl], None]
+            with np.errstate(over="ignore"):
+                w = np.exp(rel[pi[sl]] * ib)  # (R, M+1) in [0, 1]
+                d = above[pi[sl], 1:] * ib
+            # near-flat weights (large β): e^{d} − 1 by expm1 keeps the exceedances' shape
+            # instead of rounding them to 0; otherwise the overflow-free difference of weights
+            flat_rows = d[:, -1] <= 1.0
+            x = np.where(flat_rows[:, None], np.expm1(np.minimum(d, 1.0)), w[:, 1:] - w[:, :1])
             flat[sl] = _zhang_stephens(x)
         out[idx] = flat.reshape(idx.size, betas.size)
     return out
@@ -410,7 +423,11 @@ def estimate_frontier(
         _bias_corrected(per, g, betas)
     per["khat"] = _khat(g, betas) if diagnostics else np.full((g.sizes.size, betas.size), np.nan)
     thresh = khat_threshold(g.sizes)[:, None]
-    ok = (per["ess"] >= min_ess) & ~(per["khat"] > thresh)
+    # Weights within a factor e of each other cannot concentrate on a few samples,
+    # whatever shape the fitted tail has: k̂ is reported but not held against them.
+    with np.errstate(over="ignore"):
+        flat = (g.r_max - g.r_min)[:, None] / betas[None, :] <= 1.0
+    ok = (per["ess"] >= min_ess) & (~(per["khat"] > thresh) | flat)
     # β = inf is the base policy itself: exact, whatever the diagnostics say
     ok |= np.isinf(betas)[None, :]
     kl, rkl, gain = (per[k].mean(axis=0) for k in ("kl", "reverse_kl", "gain"))

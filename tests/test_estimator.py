@@ -214,6 +214,27 @@ def test_reliable_needs_the_given_fraction_of_prompts() -> None:
         est.estimate_frontier(r, 1.0, ids, min_reliable_fraction=0.0)
 
 
+def test_khat_stays_defined_for_nearly_flat_weights() -> None:
+    r = np.random.default_rng(12).normal(size=4000)
+    khat = est.pareto_khat(r, [10.0, 1e6, 1e12])[0]
+    # Gaussian rewards: the weight tail shape tends to 0 from above as β grows
+    assert np.isfinite(khat).all() and np.all(np.abs(khat) < 0.3)
+
+
+def test_flat_weights_are_reliable_whatever_the_tail_shape() -> None:
+    r = np.r_[np.arange(100.0), 1e6]  # one outlier: a heavy-looking tail
+    fit = est.estimate_frontier(r, [1e3, 1e8])
+    assert fit.khat[1] > est.khat_threshold(101)  # the fitted shape alone would reject it
+    assert fit.reliable.tolist() == [False, True]  # at β = 1e8 every weight is within e^0.01 of the others
+
+
+def test_extreme_rewards_raise_no_warnings() -> None:
+    r = np.r_[np.zeros(90), 1e300, np.arange(20.0)]
+    fit = est.estimate_frontier(r, [1e-300, 1.0, 1e300])  # pytest turns RuntimeWarnings into errors
+    assert np.isfinite(fit.gain).all() and np.isfinite(fit.kl).all()
+    assert fit.gain[0] == pytest.approx(1e300 - r.mean())
+
+
 def test_khat_threshold_values() -> None:
     assert est.khat_threshold(10**6) == pytest.approx(0.7)
     assert est.khat_threshold(100) == pytest.approx(0.5)
