@@ -272,7 +272,10 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
         elif eps == 0:
             gains.append(0.0)
         else:
-            gains.append(float(frontier(p0, r, _solve_beta(p0, r, float(eps), ceiling)).gain[0]))
+            try:
+                gains.append(float(frontier(p0, r, _solve_beta(p0, r, float(eps), ceiling)).gain[0]))
+            except _BudgetAtCeiling:
+                gains.append(top)  # the tilt is numerically the greedy policy
     out = np.array(gains)
     return float(out[0]) if budgets.ndim == 0 else out
 
@@ -292,6 +295,10 @@ def penalized_objective(policy: ArrayLike, base_probs: ArrayLike, rewards: Array
     if not np.isfinite(b):
         raise ValueError("beta must be finite here: the objective is −inf·KL for beta = inf.")
     return float(pi @ r - b * kl(pi, p0))
+
+
+class _BudgetAtCeiling(ValueError):
+    """A budget below ``max_kl`` but within rounding of it: only β → 0 reaches it."""
 
 
 def _as_budgets(kl_budget: ArrayLike) -> NDArray[np.float64]:
@@ -329,7 +336,7 @@ def _solve_beta(p0: NDArray, r: NDArray, eps: float, ceiling: float) -> float:
         step *= 2
         lo -= step
         if lo < np.log(sd) - 700:
-            raise ValueError(
+            raise _BudgetAtCeiling(
                 f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: "
                 "no β > 0 is distinguishable from the greedy policy."
             )

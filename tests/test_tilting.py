@@ -215,3 +215,18 @@ def test_unreachable_and_invalid_budgets_raise(rng):
         tilting.max_gain(p0, r, np.nan)
     with pytest.raises(ValueError, match="constant"):
         tilting.beta_for_kl(p0, np.ones_like(p0), 0.1)
+
+
+def test_budgets_within_rounding_of_the_ceiling(rng):
+    for _ in range(50):
+        p0, r = random_problem(rng, k=int(rng.integers(2, 40)))
+        ceiling, top = tilting.max_kl(p0, r), tilting.greedy_gain(p0, r)
+        for eps in (ceiling * (1 - 1e-13), np.nextafter(ceiling, 0)):
+            # the constrained optimum is (numerically) greedy and never an error
+            assert tilting.max_gain(p0, r, eps) == pytest.approx(top, rel=1e-9)
+            try:
+                beta = tilting.beta_for_kl(p0, r, eps)
+            except ValueError as err:  # only the documented rounding case may refuse
+                assert "rounding" in str(err)
+            else:
+                assert tilting.frontier(p0, r, beta).kl[0] == pytest.approx(eps, rel=1e-12)
