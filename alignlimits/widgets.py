@@ -7,18 +7,20 @@ Two pictures are easier to move than to read:
 * :func:`best_of_n_explorer` — best-of-N as ``N`` grows: its point below the frontier
   and its law ``π_N`` beside ``π0``.
 
-Each draws a slider (``ipywidgets``) when the code runs in a live Jupyter or Colab
-kernel, and otherwise — in the HTML book build, in a script, or when ipywidgets is not
-installed — one static figure with a column per slider value (small multiples), so a
-reader of the HTML sees the same story. Set ``ALIGNLIMITS_STATIC_FIGURES=1`` to force the
-static figure (``make book`` and ``make test`` do; a static HTML page cannot run a
-slider). Everything drawn is computed by :mod:`alignlimits.tilting` and
-:mod:`alignlimits.bon`; ipywidgets is imported only when a slider is drawn.
+Each draws a slider (``ipywidgets``) when the code runs in Colab or in a notebook opened
+from a Jupyter server (JupyterLab, Notebook 7), and otherwise — in the HTML book build
+and nbval (kernels started by nbclient with no frontend), in a script, or when ipywidgets
+is not installed — one static figure with a column per slider value (small multiples),
+so a reader of the HTML sees the same story. ``ALIGNLIMITS_STATIC_FIGURES=1`` forces the
+static figure, ``=0`` the slider (e.g. in an editor's notebook view). Everything drawn
+is computed by :mod:`alignlimits.tilting` and :mod:`alignlimits.bon`; ipywidgets is
+imported only when a slider is drawn.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -37,8 +39,16 @@ STATIC_ENV = "ALIGNLIMITS_STATIC_FIGURES"
 
 
 def is_interactive() -> bool:
-    """True when a slider can work: a live IPython kernel, ipywidgets importable, not forced static."""
-    if os.environ.get(STATIC_ENV, "") not in ("", "0"):
+    """True when a slider can work: an IPython kernel with a live frontend and ipywidgets.
+
+    The frontend is recognised by Colab's module or by ``JPY_SESSION_NAME``, which a
+    Jupyter server sets for the kernels it starts; kernels started by nbclient (the book
+    build, nbval) have neither. ``ALIGNLIMITS_STATIC_FIGURES`` = ``1`` / ``0`` overrides.
+    """
+    forced = os.environ.get(STATIC_ENV, "")
+    if forced not in ("", "0", "1"):
+        raise ValueError(f"{STATIC_ENV} must be 1 (static figures), 0 (sliders) or unset, got {forced!r}")
+    if forced == "1":
         return False
     try:
         import ipywidgets  # noqa: F401
@@ -46,7 +56,9 @@ def is_interactive() -> bool:
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    return forced == "0" or "google.colab" in sys.modules or "JPY_SESSION_NAME" in os.environ
 
 
 def explore(
@@ -63,7 +75,8 @@ def explore(
     ``draw`` fills ``rows`` axes (one column) for one value. Interactive: an
     ``ipywidgets`` selection slider over ``values`` labelled ``label`` (returns the
     widget). Static: a figure of ``rows × static_count`` axes for values spread evenly
-    over ``values`` (returns the figure, shared y-limits per row).
+    over ``values`` (returns the figure, already closed: it is displayed once, as the
+    cell's value, in a notebook; shared y-limits per row).
     """
     values = list(values)
     if not values:
@@ -93,6 +106,9 @@ def explore(
         for ax in row:
             ax.set_ylim(min(lows), max(highs))
     fig.tight_layout()
+    # Closed, so that a notebook shows it once (as the returned value), not a second time
+    # when the inline backend flushes open figures at the end of the cell.
+    plt.close(fig)
     return fig
 
 

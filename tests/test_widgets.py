@@ -27,8 +27,30 @@ def _close_figures():
 def test_not_interactive_outside_a_kernel_or_when_forced(monkeypatch):
     monkeypatch.delenv(widgets.STATIC_ENV, raising=False)
     assert widgets.is_interactive() is False  # pytest is not a Jupyter kernel
-    monkeypatch.setenv(widgets.STATIC_ENV, "1")
-    assert widgets.is_interactive() is False
+    monkeypatch.setenv(widgets.STATIC_ENV, "0")
+    assert widgets.is_interactive() is False  # forcing sliders still needs a kernel
+    monkeypatch.setenv(widgets.STATIC_ENV, "yes")
+    with pytest.raises(ValueError, match="must be 1"):
+        widgets.is_interactive()
+
+
+def test_notebook_shows_the_static_figure_once_and_colab_gets_a_slider(tmp_path, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as in the book build
+    monkeypatch.delenv(widgets.STATIC_ENV, raising=False)
+    import nbformat
+    from nbclient import NotebookClient
+
+    setup = "import numpy as np\nfrom alignlimits import widgets\nb, r = np.array([.5, .3, .2]), np.array([0, 1, 2.])\n"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(setup + "widgets.frontier_explorer(b, r)"),  # nbclient: no frontend
+        # as under a Jupyter server, which sets JPY_SESSION_NAME for its kernels
+        nbformat.v4.new_code_cell("import os\nos.environ['JPY_SESSION_NAME'] = 'x'\nwidgets.frontier_explorer(b, r)"),
+    ]
+    NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    static, live = ([o.get("data", {}) for o in c.outputs] for c in nb.cells)
+    assert len(static) == 1 and "image/png" in static[0]
+    assert len(live) == 1 and "application/vnd.jupyter.widget-view+json" in live[0]
 
 
 def test_frontier_static_small_multiples_show_the_tilt_points():
