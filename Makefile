@@ -39,6 +39,7 @@ book: $(STAMP)
 	python tools/check_html_links.py _build/html
 	python tools/check_launch_buttons.py _build/html
 	python tools/check_figures.py _build/html
+	python tools/check_search.py _build/html
 
 test: lint check-pairing unit nbval
 
@@ -65,6 +66,7 @@ student-book: $(STAMP)
 	mkdir -p _build/student && mv _build/.student/_build/html _build/student/html && rm -rf _build/.student
 	python tools/check_no_solutions.py _build/student/html
 	python tools/check_html_links.py _build/student/html
+	python tools/check_search.py _build/student/html
 
 # Student versions + grading bundles of assignments/*.md (otter-grader) into _build/assignments.
 assignments: $(STAMP)
@@ -72,7 +74,7 @@ assignments: $(STAMP)
 
 # Prove the autograder tests are real (see the docstring of tools/check_assignments.py).
 check-assignments: $(STAMP)
-	ALIGNLIMITS_TIER=smoke python tools/check_assignments.py
+	ALIGNLIMITS_TIER=smoke python tools/check_assignments.py $(if $(wildcard _build/assignments),--compare-with _build/assignments)
 
 # Regenerate the output-free .ipynb of every chapter from its MyST source.
 sync: $(STAMP)

@@ -18,8 +18,9 @@ For every master in ``assignments/`` (see tools/make_assignments.py):
    cases all fail, every other question keeps full marks.
 
 ``otter check`` / ``otter run`` exit 0 even when tests fail, so this script reads the
-scores and asserts them. Usage: python tools/check_assignments.py [--quick]
-(--quick skips steps 1 and 5, for `make test`).
+scores and asserts them. Usage: python tools/check_assignments.py [--quick] [--compare-with DIR]
+(--quick skips steps 1 and 5; --compare-with also requires DIR, e.g. the output of
+`make assignments`, to equal this run's generation).
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def same_tree(a: Path, b: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="skip the reproducibility and per-question checks")
+    parser.add_argument("--compare-with", type=Path, help="an earlier `make assignments` output that must be identical")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     problems: list[str] = []
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             list(threads.map(lambda job: make_assignments.build(*job), builds))
         if not args.quick:
             problems += same_tree(first, second)
+        if args.compare_with:
+            problems += same_tree(first, args.compare_with)
         print(f"[{time.perf_counter() - t0:.0f}s] generated {len(masters)} assignments"
               + ("" if args.quick else " twice"))
 
