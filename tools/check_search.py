@@ -17,6 +17,9 @@ from pathlib import Path
 import yaml
 from sphinx.search.en import SearchEnglish
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_no_solutions import split_solutions
+
 ROOT = Path(__file__).resolve().parents[1]
 WORDS_PER_PAGE = 8
 
@@ -29,8 +32,8 @@ def toc_names(toc_file: Path) -> list[str]:
 
 def prose_words(md: Path) -> list[str]:
     """Longest plain words of the page's prose (no code, math, directives or markup)."""
-    text = md.read_text(encoding="utf-8")
-    text = re.sub(r"^---\n.*?\n---\n", "", text, flags=re.S)  # front matter
+    _, outside = split_solutions(md.read_text(encoding="utf-8"))  # the student edition has no solutions
+    text = re.sub(r"^---\n.*?\n---\n", "", "\n".join(outside), flags=re.S)  # front matter
     text = re.sub(r"```.*?```", " ", text, flags=re.S)  # code cells and directives
     text = re.sub(r"\$\$.*?\$\$|\$[^$\n]*\$|`[^`]*`|\{[^}]*\}|\([^)]*\)=|https?://\S+", " ", text)
     words = [w.lower() for w in re.findall(r"(?<![\w-])[A-Za-z]{7,}(?![\w-])", text)]

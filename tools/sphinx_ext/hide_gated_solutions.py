@@ -11,6 +11,10 @@ sphinx-exercise's gated-structure check, but returns a marker node. A transform 
 runs before sphinx-exercise merges gated solutions then deletes the marker, every
 sibling after it and the matching ``solution-end`` node. With ``hide_solutions``
 false the extension changes nothing.
+
+It also drops sphinx-book-theme's "download source" buttons when ``html_copy_source``
+is false (the student build): they would link to a ``_sources/`` folder that is, on
+purpose, not published.
 """
 
 from __future__ import annotations
@@ -55,10 +59,22 @@ class RemoveHiddenSolutions(SphinxTransform):
                 parent.remove(child)
 
 
+SOURCE_BUTTONS = {"download-source-button", "download-notebook-button"}
+
+
+def drop_source_buttons(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    if app.config.html_copy_source:
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            group["buttons"] = [b for b in group["buttons"] if b.get("label") not in SOURCE_BUTTONS]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     if "sphinx_exercise" not in app.extensions:
         app.setup_extension("sphinx_exercise")
     app.add_node(hidden_solution_marker)
     app.add_directive("solution-start", HidingSolutionStartDirective, override=True)
     app.add_transform(RemoveHiddenSolutions)
+    app.connect("html-page-context", drop_source_buttons, priority=900)  # after the theme adds them
     return {"parallel_read_safe": True, "parallel_write_safe": True}
