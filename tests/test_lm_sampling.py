@@ -110,6 +110,7 @@ def test_sampled_frequencies_match_model_probabilities_despite_hostile_config() 
         pad_token_id=PAD,
         seed=0,
         batch_size=n,
+        score_batch_size=n,
     )
     assert model.generation_config is saved  # restored after sampling
     _, _, seqs = all_completions()
@@ -200,6 +201,7 @@ def test_kl_estimators_average_to_exact_sequence_kl() -> None:
         pad_token_id=PAD,
         seed=3,
         batch_size=4000,
+        score_batch_size=4000,
     )
     est = sampling.kl_to_reference(policy, reference, s, batch_size=4000)
     for name, e in est.items():
@@ -222,6 +224,13 @@ def test_load_model_errors_are_clear(tmp_path) -> None:
 
         with mock.patch("importlib.util.find_spec", return_value=None):
             models.smollm2_gguf_path()
+
+
+def test_hub_id_offline_gives_a_clear_error(monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
+    with pytest.raises(OSError, match="HF_HUB_OFFLINE unset"):
+        models.load_model("alignlimits-test/no-such-model", device="cpu")
 
 
 def test_tiny_gpt2_with_local_tokenizer() -> None:

@@ -203,6 +203,7 @@ def sample(
     pad_token_id: int,
     seed: int,
     batch_size: int = 64,
+    score_batch_size: int = 8,
     progress: bool = False,
 ) -> Samples:
     r"""Draw ``num_samples`` completions per prompt from ``softmax(logits/T)``.
@@ -216,6 +217,8 @@ def sample(
     seed : seeds every batch (via ``numpy.random.SeedSequence(seed).spawn``), so the
         same seed and batch size give the same samples.
     batch_size : rows generated at once.
+    score_batch_size : rows scored at once by teacher forcing (holds a float64
+        ``(score_batch_size, T, V)`` block: keep it small for large vocabularies).
 
     Returns
     -------
@@ -259,7 +262,13 @@ def sample(
     # Tokens after EOS are padding whatever generate wrote there.
     completion_ids = torch.where(completion_mask, completion_ids, torch.full_like(completion_ids, int(pad_token_id)))
     logprobs = token_logprobs(
-        model, prompt_ids, prompt_mask, completion_ids, completion_mask, temperature=temperature, batch_size=batch_size
+        model,
+        prompt_ids,
+        prompt_mask,
+        completion_ids,
+        completion_mask,
+        temperature=temperature,
+        batch_size=score_batch_size,
     )
     return Samples(
         prompt_ids=prompt_ids,
@@ -285,10 +294,13 @@ def _log_softmax_rows(
     device = _device(model)
     ids = torch.cat([prompt_ids, completion_ids], dim=1).to(device)
     mask = torch.cat([prompt_mask.bool(), completion_mask.bool()], dim=1).to(device)
-    logits = model(input_ids=ids, attention_mask=mask.long(), position_ids=position_ids(mask)).logits
-    p = prompt_ids.shape[1]
-    # The logit at position i predicts token i + 1.
-    scores = logits[:, p - 1 : p - 1 + completion_ids.shape[1], :].double() / temperature
+    width = completion_ids.shape[1]
+    # Only the last width + 1 positions are needed (the logit at position i predicts token
+    # i + 1): logits_to_keep spares a (b, P + T, V) tensor for long prompts.
+    logits = model(
+        input_ids=ids, attention_mask=mask.long(), position_ids=position_ids(mask), logits_to_keep=width + 1
+    ).logits
+    scores = logits[:, -(width + 1) : -1, :].double() / temperature
     return torch.log_softmax(scores, dim=-1)
 
 
@@ -313,7 +325,7 @@ def token_logprobs(
     completion_mask: torch.Tensor,
     *,
     temperature: float,
-    batch_size: int = 16,
+    batch_size: int = 8,
 ) -> torch.Tensor:
     r"""Teacher-forced ``log π(y_t|x, y_{<t})`` with ``π = softmax(logits/T)``, float64, shape ``(B, T)``.
 
