@@ -79,6 +79,16 @@ def as_log_probabilities(logp: ArrayLike, name: str) -> NDArray[np.float64]:
     return arr
 
 
+def as_discrete_problem(base_probs: ArrayLike, rewards: ArrayLike) -> tuple[NDArray, NDArray]:
+    """A base distribution ``π0`` of shape ``(k,)`` and finite rewards of the same shape, checked."""
+    p0 = as_probabilities(base_probs, "base_probs")
+    r = as_finite_array(rewards, "rewards")
+    if p0.ndim != 1:
+        raise ValueError(f"base_probs must be 1-D (k outcomes); got shape {p0.shape}.")
+    check_same_shape(p0, r, "base_probs", "rewards")
+    return p0, r
+
+
 def as_betas(beta: ArrayLike, name: str = "beta") -> NDArray[np.float64]:
     """Positive, non-NaN KL coefficients as a float64 array (scalar or 1-D); ``inf`` allowed."""
     arr = np.asarray(beta, dtype=np.float64)

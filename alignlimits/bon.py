@@ -38,7 +38,7 @@ from scipy import integrate, stats
 from scipy.special import gammaln, logsumexp
 
 from alignlimits import tilting, toys
-from alignlimits._validation import as_betas, as_finite_array, as_probabilities, check_same_shape
+from alignlimits._validation import as_betas, as_discrete_problem, as_finite_array
 
 __all__ = [
     "HARD_LIMIT_GAP",
@@ -84,15 +84,6 @@ def _as_ns(n: ArrayLike, name: str = "n") -> NDArray[np.int64]:
     if (arr < 1).any():
         raise ValueError(f"{name} must be >= 1 (best-of-1 is the base policy); got {n!r}.")
     return arr.astype(np.int64)
-
-
-def _checked(base_probs: ArrayLike, rewards: ArrayLike) -> tuple[NDArray, NDArray]:
-    p0 = as_probabilities(base_probs, "base_probs")
-    r = as_finite_array(rewards, "rewards")
-    if p0.ndim != 1:
-        raise ValueError(f"base_probs must be 1-D (k outcomes); got shape {p0.shape}.")
-    check_same_shape(p0, r, "base_probs", "rewards")
-    return p0, r
 
 
 @dataclass(frozen=True)
@@ -149,7 +140,7 @@ def log_law(base_probs: ArrayLike, rewards: ArrayLike, n: ArrayLike) -> NDArray[
     Returns shape ``(k,)`` for a scalar ``n`` and ``(m, k)`` for ``m`` values.
     Outcomes with ``π0 = 0`` get ``-inf``.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     ns = np.atleast_1d(_as_ns(n))
     lv = _levels(p0, r)
     log_p_level = _log_level_law(lv, ns)  # (m, L)
@@ -174,7 +165,7 @@ def kl(base_probs: ArrayLike, rewards: ArrayLike, n: ArrayLike) -> NDArray[np.fl
     ``≤ log N − (N−1)/N`` (:func:`kl_bound`) and ``< −log q_top``, the KL of the
     greedy policy. Returns a float for a scalar ``n``, else shape ``(m,)``.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     ns = np.atleast_1d(_as_ns(n))
     lv = _levels(p0, r)
     log_p = _log_level_law(lv, ns)
@@ -186,7 +177,7 @@ def kl(base_probs: ArrayLike, rewards: ArrayLike, n: ArrayLike) -> NDArray[np.fl
 
 def expected_reward(base_probs: ArrayLike, rewards: ArrayLike, n: ArrayLike) -> NDArray[np.float64] | float:
     r"""``E_{π_N}[r] = Σ_j (F_j^N − F_{j−1}^N) v_j``, the expected maximum of ``N`` base rewards."""
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     ns = np.atleast_1d(_as_ns(n))
     lv = _levels(p0, r)
     p = np.exp(_log_level_law(lv, ns))
@@ -202,7 +193,7 @@ def win_rate(base_probs: ArrayLike, rewards: ArrayLike, n: ArrayLike) -> NDArray
     that the kept candidate beats the base sample in the refined order, at most that
     of the refined maximum, which is ``N/(N+1)`` by symmetry among ``N+1`` i.i.d. draws.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     ns = np.atleast_1d(_as_ns(n))
     lv = _levels(p0, r)
     p = np.exp(_log_level_law(lv, ns))
@@ -293,7 +284,7 @@ class BonCurve:
 
 def curve(base_probs: ArrayLike, rewards: ArrayLike, n: ArrayLike) -> BonCurve:
     """All exact best-of-N quantities for each ``N`` in ``n`` (see :class:`BonCurve`)."""
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     ns = np.atleast_1d(_as_ns(n))
     base_mean = float(p0 @ r)
     return BonCurve(
@@ -314,7 +305,7 @@ def optimal_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike
     the supremum of the frontier, instead of the root-finding error ``max_gain`` raises
     when no β is distinguishable from the greedy policy. Shape as ``kl_budget``.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     budgets = np.asarray(kl_budget, dtype=np.float64)
     ceiling = tilting.max_kl(p0, r)
     near = budgets >= ceiling * (1 - 1e-9)
@@ -360,8 +351,9 @@ def continuous_expected_max(dist: Any, n: ArrayLike) -> NDArray[np.float64] | fl
     # Break points where the integrand changes fastest (v near 0 and 1 map to the two tails).
     points = [1e-8, 1e-4, 0.01, 0.5, 0.99, 1 - 1e-4, 1 - 1e-8]
     scale = float(dist.std()) if np.isfinite(dist.std()) else 1.0
-    total, _ = integrate.quad_vec(integrand, 0.0, 1.0, points=points, epsabs=1e-13 * scale, epsrel=1e-12,
-                                  norm="max", limit=2000)
+    total, _ = integrate.quad_vec(
+        integrand, 0.0, 1.0, points=points, epsabs=1e-13 * scale, epsrel=1e-12, norm="max", limit=2000
+    )
     out = np.asarray(total, dtype=np.float64).reshape(ns.shape)
     if not np.isfinite(out).all():
         raise ValueError("the expected maximum is not finite for this law (heavy upper tail?).")
@@ -413,9 +405,7 @@ def law_frontier_fraction(law: toys.RewardLaw, n: ArrayLike) -> NDArray[np.float
     """
     c = law_curve(law, n)
     atoms = law.atoms()
-    optimal = (
-        np.atleast_1d(optimal_gain(atoms[1], atoms[0], c.kl)) if atoms is not None else law.gain_at_kl(c.kl)
-    )
+    optimal = np.atleast_1d(optimal_gain(atoms[1], atoms[0], c.kl)) if atoms is not None else law.gain_at_kl(c.kl)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(c.n > 1, c.gain / optimal, np.nan)
     return _scalar_or(n, out)
@@ -591,7 +581,7 @@ def soft_log_law(base_probs: ArrayLike, rewards: ArrayLike, n: int, beta: float)
 
     Returns shape ``(k,)``; outcomes with ``π0 = 0`` get ``-inf``.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     n = int(_as_ns(n))
     b = float(as_betas(beta))
     lv = _levels(p0, r)

@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 from alignlimits import tilting
 from alignlimits._validation import (
     as_betas,
+    as_discrete_problem,
     as_finite_array,
     as_probabilities,
     check_same_shape,
@@ -67,17 +68,8 @@ __all__ = [
 ENSEMBLE_METHODS = ("mean", "min", "uncertainty")
 
 
-def _checked(base_probs: ArrayLike, rewards: ArrayLike) -> tuple[NDArray, NDArray]:
-    p0 = as_probabilities(base_probs, "base_probs")
-    r = as_finite_array(rewards, "rewards")
-    if p0.ndim != 1:
-        raise ValueError(f"base_probs must be 1-D (k outcomes); got shape {p0.shape}.")
-    check_same_shape(p0, r, "base_probs", "rewards")
-    return p0, r
-
-
 def _checked_proxy(base_probs: ArrayLike, rewards: ArrayLike, proxy: ArrayLike) -> tuple[NDArray, NDArray, NDArray]:
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     r_hat = as_finite_array(proxy, "proxy_rewards")
     check_same_shape(r, r_hat, "rewards", "proxy_rewards")
     return p0, r, r_hat
@@ -117,7 +109,7 @@ class ErrorModel(ABC):
 
     def sample(self, rewards: ArrayLike, base_probs: ArrayLike, rng: np.random.Generator) -> NDArray[np.float64]:
         """Draw one error vector, shape ``(k,)``, for rewards and base probabilities of shape ``(k,)``."""
-        p0, r = _checked(base_probs, rewards)
+        p0, r = as_discrete_problem(base_probs, rewards)
         return self._sample(r, p0, _check_rng(rng))
 
     @abstractmethod
@@ -213,7 +205,7 @@ class BumpError(ErrorModel):
 
     def bumped(self, rewards: ArrayLike, base_probs: ArrayLike, rng: np.random.Generator) -> NDArray[np.intp]:
         """The indices the bump lands on (uses ``rng`` exactly as :meth:`sample` does first)."""
-        p0, r = _checked(base_probs, rewards)
+        p0, r = as_discrete_problem(base_probs, rewards)
         return self._bumped(r, p0, _check_rng(rng))
 
     def _bumped(self, r: NDArray, p0: NDArray, rng: np.random.Generator) -> NDArray[np.intp]:
@@ -242,7 +234,7 @@ def proxy_rewards(
     """``r̂ = r + e`` with ``e`` drawn from ``model``; shape ``(k,)``."""
     if not isinstance(model, ErrorModel):
         raise TypeError(f"model must be an ErrorModel (e.g. GaussianError(scale=1.0)); got {type(model).__name__}.")
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     return r + model.sample(r, p0, rng)
 
 
@@ -461,7 +453,7 @@ def correlated_errors(
     rho_f = float(rho)
     if not (np.isfinite(rho_f) and 0 <= rho_f <= 1):
         raise ValueError(f"rho must lie in [0, 1] (a shared error component); got {rho!r}.")
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     rng = _check_rng(rng)
     shared = model.sample(r, p0, rng)
     own = np.stack([model.sample(r, p0, rng) for _ in range(int(m))])

@@ -31,7 +31,7 @@ from scipy.special import logsumexp
 
 from alignlimits._validation import (
     as_betas,
-    as_finite_array,
+    as_discrete_problem,
     as_probabilities,
     check_same_shape,
 )
@@ -86,15 +86,6 @@ class Frontier:
         return {c: np.asarray(getattr(self, c)).tolist() for c in cols}
 
 
-def _checked(base_probs: ArrayLike, rewards: ArrayLike) -> tuple[NDArray, NDArray]:
-    p0 = as_probabilities(base_probs, "base_probs")
-    r = as_finite_array(rewards, "rewards")
-    if p0.ndim != 1:
-        raise ValueError(f"base_probs must be 1-D (k outcomes); got shape {p0.shape}.")
-    check_same_shape(p0, r, "base_probs", "rewards")
-    return p0, r
-
-
 def _log_ratio(p0: NDArray, r: NDArray, betas: NDArray) -> tuple[NDArray, NDArray]:
     """``log(π_β/π0)`` on the support (shape (m, k), 0 off it) and ``log Z_β`` (shape (m,)).
 
@@ -138,7 +129,7 @@ def log_tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDAr
     Returns shape ``(k,)`` for a scalar ``beta`` and ``(m, k)`` for a grid of ``m``.
     Outcomes with ``π0 = 0`` get ``-inf``.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     betas = as_betas(beta)
     log_ratio, _ = _log_ratio(p0, r, np.atleast_1d(betas))
     with np.errstate(divide="ignore"):
@@ -156,7 +147,7 @@ def tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[
 
 def log_partition(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[np.float64] | float:
     r"""``log Z_β = log Σ_i π0(i) e^{r_i/β}`` — the optimal value is ``β log Z_β``."""
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     betas = as_betas(beta)
     _, out = _log_ratio(p0, r, np.atleast_1d(betas))
     return float(out[0]) if betas.ndim == 0 else out
@@ -186,7 +177,7 @@ def frontier(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> Fron
     Frontier
         Arrays of shape ``(m,)`` (``(1,)`` for a scalar β).
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     betas = np.atleast_1d(as_betas(beta))
     base_mean = float(p0 @ r)
     kl_fwd, kl_rev, gain = (np.empty(betas.size) for _ in range(3))
@@ -217,7 +208,7 @@ def max_kl(base_probs: ArrayLike, rewards: ArrayLike) -> float:
     ``r_top`` is the largest reward on the support of ``π0``; tied maximisers pool
     their mass. Budgets at or above this value are spent by the greedy policy.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     support = p0 > 0
     top = support & (r == r[support].max())
     return float(max(-np.log(p0[top].sum()), 0.0))
@@ -225,7 +216,7 @@ def max_kl(base_probs: ArrayLike, rewards: ArrayLike) -> float:
 
 def greedy_gain(base_probs: ArrayLike, rewards: ArrayLike) -> float:
     r"""The largest possible gain, ``max_{π0>0} r − E_{π0}[r]`` (the β → 0 limit)."""
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     return float(r[p0 > 0].max() - p0 @ r)
 
 
@@ -247,7 +238,7 @@ def beta_for_kl(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike)
         If a budget is negative, NaN, or not below :func:`max_kl` (no β > 0 reaches
         it; use :func:`max_gain` for the constrained optimum, which is then greedy).
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     budgets = _as_budgets(kl_budget)
     ceiling = max_kl(p0, r)
     out = np.array([_solve_beta(p0, r, float(eps), ceiling) for eps in np.ravel(budgets)])
@@ -261,7 +252,7 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
     Jeffreys identity equals ``β_ε (ε + KL(π0‖π_{β_ε}))``. Budgets at or above
     :func:`max_kl` leave the constraint slack and give :func:`greedy_gain`.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     budgets = _as_budgets(kl_budget)
     ceiling = max_kl(p0, r)
     top = greedy_gain(p0, r)
@@ -288,7 +279,7 @@ def penalized_objective(policy: ArrayLike, base_probs: ArrayLike, rewards: Array
     """
     from alignlimits.divergences import kl  # local: keeps the import graph acyclic and light
 
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     pi = as_probabilities(policy, "policy")
     check_same_shape(pi, p0, "policy", "base_probs")
     b = float(as_betas(beta))
