@@ -32,6 +32,7 @@ __all__ = [
     "PolicyResult",
     "constrained_curve",
     "excess_over_frontier",
+    "frontier_gain_at",
     "maximize_penalized",
     "maximize_reward",
     "penalized_curve",
@@ -210,7 +211,7 @@ def excess_over_frontier(policies: ArrayLike, base_probs: ArrayLike, rewards: Ar
     r"""``(E_π r − E_π0 r) − Δ*(KL(π‖π0))`` for each policy (rows of shape ``(n, k)`` → ``(n,)``).
 
     The frontier theorem says this is ``≤ 0`` for every policy, with equality
-    exactly on the tilts ``π_β``. ``Δ*`` is :func:`alignlimits.tilting.max_gain`.
+    exactly on the tilts ``π_β``. ``Δ*`` comes from :func:`frontier_gain_at`.
     Policies that put mass outside the support of ``π0`` have infinite KL and are
     rejected.
     """
@@ -222,4 +223,34 @@ def excess_over_frontier(policies: ArrayLike, base_probs: ArrayLike, rewards: Ar
         raise ValueError("a policy puts mass where base_probs is 0: its KL is infinite (no budget allows it).")
     kls = np.atleast_1d(divergences.kl(pis, np.broadcast_to(p0, pis.shape)))
     gains = pis @ r - float(p0 @ r)
-    return gains - np.atleast_1d(tilting.max_gain(p0, r, kls))
+    return gains - frontier_gain_at(p0, r, kls)
+
+
+def frontier_gain_at(base_probs: ArrayLike, rewards: ArrayLike, kl_budgets: ArrayLike) -> NDArray[np.float64]:
+    r"""``Δ*(ε)`` for many budgets at once (shape ``(n,)``), by vectorised bisection.
+
+    Same value as :func:`alignlimits.tilting.max_gain`, which root-finds one budget
+    at a time; here all budgets share each evaluation of the frontier. ``KL(π_β‖π0)``
+    falls strictly in ``log β``, so bisection on ``log β`` over a bracket of
+    ``log σ ± 60`` (β from ``1e-26 σ`` to ``1e26 σ``; budgets from about ``1e-53`` nats
+    up to the greedy limit) converges to the last bit after 120 halvings. Budgets at or
+    above :func:`alignlimits.tilting.max_kl` give the greedy gain; ``ε = 0`` gives 0.
+    """
+    p0, r = _checked(base_probs, rewards)
+    budgets = as_finite_array(kl_budgets, "kl_budgets").ravel()
+    if (budgets < 0).any():
+        raise ValueError(f"KL budgets must be >= 0 nats; got {budgets[budgets < 0][0]!r}.")
+    ceiling, top = tilting.max_kl(p0, r), tilting.greedy_gain(p0, r)
+    out = np.where(budgets >= ceiling, top, 0.0)
+    inside = (budgets > 0) & (budgets < ceiling)
+    if inside.any():
+        eps = budgets[inside]
+        sd = float(np.sqrt(p0 @ (r - p0 @ r) ** 2))
+        lo = np.full(eps.size, np.log(sd) - 60.0)  # KL(lo) ≥ ε
+        hi = np.full(eps.size, np.log(sd) + 60.0)  # KL(hi) ≤ ε
+        for _ in range(120):
+            mid = 0.5 * (lo + hi)
+            above = tilting.frontier(p0, r, np.exp(mid)).kl > eps
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        out[inside] = tilting.frontier(p0, r, np.exp(0.5 * (lo + hi))).gain
+    return out

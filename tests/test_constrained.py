@@ -133,3 +133,15 @@ def test_bad_inputs():
         constrained.excess_over_frontier([[0.5, 0.5]], [1.0, 0.0], r)
     with pytest.raises(ValueError, match="x0"):
         constrained.maximize_reward(p0, r, 0.1, x0=[1 / 3, 1 / 3, 1 / 3])
+
+
+def test_frontier_gain_at_matches_max_gain():
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        p0, r = _problem(rng)
+        ceiling = tilting.max_kl(p0, r)
+        budgets = np.concatenate([rng.uniform(0.0, 1.3, 20) * ceiling, [0.0, ceiling, 1e-6, 1e-3]])
+        np.testing.assert_allclose(constrained.frontier_gain_at(p0, r, budgets), tilting.max_gain(p0, r, budgets),
+                                   rtol=1e-9, atol=1e-15)
+    with pytest.raises(ValueError, match=">= 0"):
+        constrained.frontier_gain_at([0.5, 0.5], [0.0, 1.0], [-1.0])
