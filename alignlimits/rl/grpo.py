@@ -1,0 +1,200 @@
+r"""GRPO: group-relative policy optimisation (Shao et al., 2024), written out.
+
+One step:
+
+1. sample ``groups`` prompts and ``group_size`` completions of each from the current
+   policy (the "old" policy ``π_old``);
+2. score them: ``R_i = r(x, y_i) − kl_in_reward · log π_old(y_i)/π_ref(y_i)`` (the second
+   term, off by default, puts the KL penalty in the reward as PPO does);
+3. group-relative advantages :func:`group_advantages`:
+   ``A_i = R_i − mean_group(R)``, divided by the group's standard deviation when
+   ``scale_rewards`` (the GRPO paper) and not when ``scale_rewards=False`` (Dr. GRPO,
+   Liu et al., 2025); a group whose rewards are all equal gets ``A = 0``;
+4. for ``epochs`` passes over the batch in ``minibatches`` (one optimiser step each,
+   gradients accumulated over ``micro_batches``), minimise per token
+   ``−min(ρA, clip(ρ)A) + kl_coef · k(ℓ, ℓ_ref)`` aggregated as ``loss_aggregation``
+   (:func:`alignlimits.rl.common.aggregate`), with ``k`` the KL estimator
+   ``kl_estimator`` (the paper: k3 per token).
+
+Setting ``kl_coef = 0, kl_in_reward = β, scale_rewards=False`` gives REINFORCE with a
+group-mean baseline on the KL-shaped reward, whose fixed point is exactly ``π_β``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from alignlimits.lm import kl as lmkl
+from alignlimits.rl import common
+from alignlimits.rl.policies import Rollout, token_logprobs
+
+__all__ = ["GRPO", "GRPOConfig", "group_advantages"]
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    """Hyper-parameters of :class:`GRPO` (defaults: the GRPO paper's loss with Dr. GRPO's option off)."""
+
+    steps: int = 100
+    groups: int = 4  # prompts per step
+    group_size: int = 8  # completions per prompt (G)
+    lr: float = 1e-2
+    lr_final_fraction: float = 1.0  # linear decay of the learning rate to lr · this at the last step
+    epochs: int = 1  # passes over each batch (μ in the GRPO paper)
+    minibatches: int = 1  # optimiser steps per pass
+    micro_batches: int = 1  # gradient accumulation within a minibatch
+    clip_low: float = 0.2
+    clip_high: float = 0.2
+    kl_coef: float = 0.0  # β of the KL loss term
+    kl_estimator: str = "k3"
+    kl_level: str = "token"  # "token": estimator per token, aggregated; "sequence": on log π(y)/π_ref(y)
+    kl_in_reward: float = 0.0  # β of a KL penalty in the reward instead
+    scale_rewards: bool = True  # divide advantages by the group's std
+    loss_aggregation: str = "sequence_mean"
+    max_grad_norm: float | None = None
+    adam_eps: float = 1e-8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss_aggregation not in common.AGGREGATIONS:
+            raise ValueError(f"loss_aggregation must be one of {common.AGGREGATIONS}; got {self.loss_aggregation!r}.")
+        if self.kl_estimator not in common.KL_ESTIMATORS:
+            raise ValueError(f"kl_estimator must be one of {common.KL_ESTIMATORS}; got {self.kl_estimator!r}.")
+        if self.kl_level not in ("token", "sequence"):
+            raise ValueError(f"kl_level must be 'token' or 'sequence'; got {self.kl_level!r}.")
+        if self.kl_coef < 0 or self.kl_in_reward < 0:
+            raise ValueError("kl_coef and kl_in_reward must be >= 0 (0 turns the term off).")
+        if self.group_size < 2:
+            raise ValueError(f"group_size must be >= 2 (advantages are relative to the group); got {self.group_size}.")
+        if min(self.steps, self.groups, self.epochs, self.minibatches, self.micro_batches) < 1 or not self.lr > 0:
+            raise ValueError("steps, groups, epochs, minibatches, micro_batches must be >= 1 and lr > 0.")
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, *, scale: bool, eps: float = 1e-4) -> torch.Tensor:
+    r"""``A_i = (R_i − mean_g R) / (std_g R + eps)`` (``scale``) or ``R_i − mean_g R``; rows grouped consecutively.
+
+    ``rewards`` has shape ``(n_groups · group_size,)``, each group's rows contiguous.
+    ``std`` is the unbiased sample standard deviation (as in TRL). A group whose rewards
+    are all equal carries no signal: its advantages are exactly 0 (never NaN, and never
+    rounding noise blown up by the division).
+    """
+    r = torch.as_tensor(rewards, dtype=torch.float64)
+    if r.ndim != 1 or r.numel() == 0 or r.numel() % group_size:
+        raise ValueError(
+            f"rewards must be 1-D with a multiple of group_size={group_size} entries; got {tuple(r.shape)}."
+        )
+    if not bool(torch.isfinite(r).all()):
+        raise ValueError("rewards contain NaN or inf.")
+    g = r.view(-1, group_size)
+    adv = g - g.mean(dim=1, keepdim=True)
+    if scale:
+        adv = adv / (g.std(dim=1, keepdim=True) + eps)
+    constant = g.max(dim=1, keepdim=True).values == g.min(dim=1, keepdim=True).values
+    return torch.where(constant, torch.zeros_like(adv), adv).reshape(-1)
+
+
+class GRPO:
+    """GRPO on a policy of :mod:`alignlimits.rl.policies` against its frozen reference.
+
+    Parameters
+    ----------
+    policy : trained in place.
+    reference : ``π_ref`` (``policy.frozen_copy()`` before training).
+    reward_fn : ``rollout -> (B,)`` rewards (finite).
+    config : :class:`GRPOConfig`.
+    judge_fn : optional second scorer, logged only (e.g. a held-out judge).
+    """
+
+    def __init__(
+        self,
+        policy: Any,
+        reference: Any,
+        reward_fn: Callable[[Rollout], torch.Tensor],
+        config: GRPOConfig,
+        *,
+        judge_fn: Callable[[Rollout], torch.Tensor] | None = None,
+    ) -> None:
+        self.policy, self.reference, self.reward_fn, self.config, self.judge_fn = (
+            policy, reference, reward_fn, config, judge_fn,
+        )  # fmt: skip
+        self.steps = config.steps
+        params = [p for p in policy.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
+
+    def step(self, step: int) -> dict[str, float]:
+        cfg = self.config
+        rng = common.step_rng(cfg.seed, step)
+        prompts = torch.as_tensor(rng.integers(self.policy.num_prompts, size=cfg.groups), dtype=torch.long)
+        prompt_index = prompts.repeat_interleave(cfg.group_size)
+
+        # 1-3. Rollout, rewards, advantages: all with the sampling policy, no gradient.
+        with torch.no_grad():
+            rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)))
+            old_out, ref_out = self.policy(rollout), self.reference(rollout)
+            old_lp, ref_lp = token_logprobs(old_out.logprobs, rollout), token_logprobs(ref_out.logprobs, rollout)
+            scores = common.check_rewards(self.reward_fn(rollout), len(rollout))
+            rewards = scores
+            if cfg.kl_in_reward > 0:
+                rewards = scores - cfg.kl_in_reward * lmkl.k1_per_sequence(old_lp, ref_lp, rollout.mask).cpu()
+            advantages = group_advantages(rewards, cfg.group_size, scale=cfg.scale_rewards)
+            judge = self.judge_fn(rollout) if self.judge_fn is not None else None
+            metrics = common.rollout_metrics(rollout, old_out, ref_out, scores, judge)
+
+        # 4. Policy updates.
+        for group in self.optimizer.param_groups:
+            group["lr"] = common.learning_rate(cfg.lr, step, cfg.steps, cfg.lr_final_fraction)
+        clipped_tokens, losses = 0.0, 0.0
+        for _ in range(cfg.epochs):
+            for rows in common.minibatches(len(rollout), cfg.minibatches, rng):
+                sizes = common.BatchSizes.of(rollout.mask[rows])
+                self.optimizer.zero_grad(set_to_none=True)
+                for micro in common.micro_batches(rows, cfg.micro_batches):
+                    loss, clipped = self._loss(
+                        rollout.select(micro), old_lp[micro], ref_lp[micro], advantages[micro], sizes
+                    )
+                    loss.backward()
+                    losses += float(loss.detach())
+                    clipped_tokens += clipped
+                if cfg.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], cfg.max_grad_norm)
+                self.optimizer.step()
+        n_tokens = int(rollout.mask.sum()) * cfg.epochs
+        metrics.update(clip_fraction=clipped_tokens / n_tokens, loss=losses / (cfg.epochs * cfg.minibatches))
+        metrics["advantage_zero_groups"] = float((advantages.view(-1, cfg.group_size) == 0).all(dim=1).double().mean())
+        return metrics
+
+    def _loss(
+        self, sub: Rollout, old_lp: torch.Tensor, ref_lp: torch.Tensor, adv: torch.Tensor, sizes: common.BatchSizes
+    ) -> tuple[torch.Tensor, float]:
+        """One micro-batch's share of the minibatch loss, and its number of clipped tokens."""
+        cfg = self.config
+        lp = token_logprobs(self.policy(sub).logprobs, sub)
+        device = lp.device
+        old_lp, ref_lp, adv = old_lp.to(device), ref_lp.to(device), adv.to(device)[:, None]
+        mask = sub.mask.to(device)
+        per_token = common.clipped_surrogate(lp, old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
+        if cfg.kl_coef > 0 and cfg.kl_level == "token":
+            per_token = per_token + cfg.kl_coef * common.kl_penalty(lp, ref_lp, cfg.kl_estimator)
+        loss = common.aggregate(per_token, mask, cfg.loss_aggregation, sizes)
+        if cfg.kl_coef > 0 and cfg.kl_level == "sequence":
+            seq = common.kl_penalty(lmkl.masked_sum(lp, mask), lmkl.masked_sum(ref_lp, mask), cfg.kl_estimator)
+            loss = loss + cfg.kl_coef * seq.sum() / sizes.n_sequences
+        in_clip = common.clip_region(lp.detach(), old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
+        return loss, float(lmkl.masked_sum(in_clip.double(), mask).sum())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "config": asdict(self.config),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["config"] != asdict(self.config):
+            raise ValueError("the checkpoint was written with a different GRPOConfig; use a new checkpoint path.")
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,281 @@
+r"""Policies the RL algorithms train: a tabular policy on the enumerable model and a causal-LM adapter.
+
+Both expose the same three things, so :mod:`alignlimits.rl.grpo` and
+:mod:`alignlimits.rl.ppo` run unchanged on either:
+
+* ``rollout(prompt_index, seed) -> Rollout`` — sample one completion per entry of
+  ``prompt_index`` (no gradient), with a mask built from lengths;
+* ``forward(rollout) -> PolicyOutput`` — teacher-forced ``log π(·|x, y_{<t})`` over the
+  whole vocabulary at every completion position, shape ``(B, T, V)`` float64, with
+  gradient, and the value head's ``V(x, y_{<t})`` ``(B, T)`` when the policy has one;
+* ``frozen_copy()`` — the reference ``π_ref``: the same policy, detached and frozen.
+
+:class:`TabularPolicy` holds one trainable logit vector per prefix of an
+:class:`~alignlimits.lm.enumerable.EnumerableLM`, initialised at the reference table,
+so every quantity of a run (the policy's exact sequence law, reward and KL) can be
+computed exactly with :meth:`TabularPolicy.to_enumerable`. :class:`CausalLMPolicy` wraps
+a transformers causal LM (e.g. :func:`alignlimits.lm.models.tiny_gpt2`) sampled at a
+temperature ``T`` with :func:`alignlimits.lm.sampling.sample`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from torch import nn
+
+from alignlimits._validation import as_finite_array
+from alignlimits.lm import enumerable as E
+from alignlimits.lm import kl as lmkl
+from alignlimits.lm import sampling
+
+__all__ = [
+    "CausalLMPolicy",
+    "PolicyOutput",
+    "Rollout",
+    "TabularPolicy",
+    "sequence_reward",
+    "token_logprobs",
+]
+
+
+@dataclass
+class Rollout:
+    """``B`` sampled completions and what a policy needs to score them again.
+
+    Attributes
+    ----------
+    completion_ids : (B, T) long; pad id after each completion's length (pad ≠ EOS).
+    mask : (B, T) bool, True on real completion tokens (EOS included), from ``lengths``.
+    lengths : (B,) long.
+    prompt_index : (B,) long, which prompt each row answers (rows of a group share it).
+    context : policy-specific data for re-scoring — the sequence indices ``(B,)`` of a
+        :class:`TabularPolicy`, the :class:`~alignlimits.lm.sampling.Samples` of a
+        :class:`CausalLMPolicy`.
+    """
+
+    completion_ids: torch.Tensor
+    mask: torch.Tensor
+    lengths: torch.Tensor
+    prompt_index: torch.Tensor
+    context: Any
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    def select(self, rows: torch.Tensor) -> Rollout:
+        """The rows ``rows`` (a 1-D long tensor of indices)."""
+        ctx = self.context.select(rows) if hasattr(self.context, "select") else self.context[rows.numpy()]
+        return Rollout(self.completion_ids[rows], self.mask[rows], self.lengths[rows], self.prompt_index[rows], ctx)
+
+
+@dataclass
+class PolicyOutput:
+    """``logprobs`` (B, T, V) float64 ``log π(·|x, y_{<t})``; ``values`` (B, T) or None."""
+
+    logprobs: torch.Tensor
+    values: torch.Tensor | None
+
+
+def token_logprobs(logprobs: torch.Tensor, rollout: Rollout) -> torch.Tensor:
+    """``log π(y_t|x, y_{<t})`` of the sampled tokens, (B, T); 0 at pads (the pad id is never gathered)."""
+    ids = torch.where(rollout.mask, rollout.completion_ids, torch.zeros_like(rollout.completion_ids))
+    picked = logprobs.gather(-1, ids.to(logprobs.device).unsqueeze(-1)).squeeze(-1)
+    return torch.where(rollout.mask.to(picked.device), picked, torch.zeros_like(picked))
+
+
+# ---------------------------------------------------------------------------- tabular
+
+
+class TabularPolicy(nn.Module):
+    r"""Trainable next-token logits ``z_h`` for every prefix ``h`` of an enumerable model.
+
+    ``π_θ(v|h) = softmax(z_h)_v``, initialised at ``z_h = log π_ref(·|h)`` so the policy
+    starts equal to the reference. Parameters are float64, so exact comparisons with
+    :mod:`alignlimits.tilting` are limited by optimisation, not rounding.
+
+    Parameters
+    ----------
+    reference : the enumerable model ``π_ref`` (one "prompt": the empty context).
+    value_head : also hold a trainable value ``V(h)`` per prefix (initialised at 0), for PPO.
+    """
+
+    def __init__(self, reference: E.EnumerableLM, *, value_head: bool = False) -> None:
+        super().__init__()
+        self.reference_lm = reference
+        self.logits = nn.Parameter(torch.tensor(reference.next_logprobs, dtype=torch.float64))
+        self.value = (
+            nn.Parameter(torch.zeros(reference.next_logprobs.shape[0], dtype=torch.float64)) if value_head else None
+        )
+        tree = reference._tree
+        self.register_buffer("_seq_prefix", torch.as_tensor(tree.seq_prefix), persistent=False)
+        self.register_buffer(
+            "_tokens", torch.as_tensor(np.where(tree.tokens == E.PAD, self.pad_token_id, tree.tokens)), persistent=False
+        )
+        self.register_buffer("_lengths", torch.as_tensor(tree.lengths), persistent=False)
+
+    num_prompts = 1
+
+    @property
+    def vocab_size(self) -> int:
+        return self.reference_lm.vocab_size
+
+    @property
+    def eos_token_id(self) -> int:
+        return self.reference_lm.eos
+
+    @property
+    def pad_token_id(self) -> int:
+        """``V``: outside the vocabulary, so never confused with EOS (masks come from lengths anyway)."""
+        return self.reference_lm.vocab_size
+
+    @property
+    def max_new_tokens(self) -> int:
+        return self.reference_lm.max_len
+
+    def to_enumerable(self) -> E.EnumerableLM:
+        """The current policy as an :class:`EnumerableLM` (exact sequence law, KL, reward)."""
+        table = torch.log_softmax(self.logits.detach(), dim=-1).cpu().numpy()
+        return E.EnumerableLM(table, self.reference_lm.max_len)
+
+    def rollout_of(self, sequence_index: ArrayLike, prompt_index: torch.Tensor | None = None) -> Rollout:
+        """The rollout made of the given sequences (e.g. all of them, for exact expectations)."""
+        idx = torch.as_tensor(np.asarray(sequence_index), dtype=torch.long)
+        lengths = self._lengths[idx]
+        mask = lmkl.mask_from_lengths(lengths, self.max_new_tokens)
+        prompts = torch.zeros_like(idx) if prompt_index is None else prompt_index
+        return Rollout(self._tokens[idx], mask, lengths, prompts, idx.numpy())
+
+    @torch.no_grad()
+    def rollout(self, prompt_index: torch.Tensor, seed: int) -> Rollout:
+        """One exact ancestral sample of the current policy per row (numpy generator from ``seed``)."""
+        idx = self.to_enumerable().sample(int(prompt_index.shape[0]), np.random.default_rng(seed))
+        return self.rollout_of(idx, prompt_index)
+
+    def forward(self, rollout: Rollout) -> PolicyOutput:
+        prefixes = self._seq_prefix[torch.as_tensor(rollout.context, dtype=torch.long)]  # (B, T)
+        logprobs = torch.log_softmax(self.logits, dim=-1)[prefixes]
+        values = self.value[prefixes] if self.value is not None else None
+        return PolicyOutput(logprobs, values)
+
+    def frozen_copy(self) -> TabularPolicy:
+        ref = copy.deepcopy(self)
+        ref.requires_grad_(False)
+        return ref
+
+
+def sequence_reward(rewards: ArrayLike) -> Callable[[Rollout], torch.Tensor]:
+    """Reward function of a :class:`TabularPolicy` rollout from one reward per sequence, shape ``(S,)``."""
+    r = torch.as_tensor(as_finite_array(rewards, "rewards"), dtype=torch.float64)
+
+    def reward_fn(rollout: Rollout) -> torch.Tensor:
+        return r[torch.as_tensor(rollout.context, dtype=torch.long)]
+
+    return reward_fn
+
+
+# ---------------------------------------------------------------------------- causal LM
+
+
+class CausalLMPolicy(nn.Module):
+    r"""A transformers causal LM as a policy: ``π(v|x, h) = softmax(logits/T)_v`` over prompts ``x``.
+
+    Parameters
+    ----------
+    model : a causal LM (kept in eval mode: dropout off, as in RLHF practice).
+    prompts : token-id lists (apply a chat template first for chat models).
+    temperature, max_new_tokens, eos_token_id, pad_token_id : the sampling law
+        (:func:`alignlimits.lm.sampling.sample`); log-probs use the same temperature.
+    value_head : add a linear value head on the last hidden state (zero-initialised), for PPO.
+    trainable : optional predicate on parameter names; parameters it rejects are frozen
+        (e.g. train only the last blocks). The value head is always trainable.
+
+    The full-vocabulary log-probs of :meth:`forward` are ``(B, T, V)`` float64: keep
+    micro-batches small for large vocabularies.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        prompts: Sequence[Sequence[int]],
+        *,
+        temperature: float,
+        max_new_tokens: int,
+        eos_token_id: int,
+        pad_token_id: int,
+        value_head: bool = False,
+        trainable: Callable[[str], bool] | None = None,
+    ) -> None:
+        super().__init__()
+        if len(prompts) == 0:
+            raise ValueError("prompts is empty; pass at least one prompt (a list of token ids).")
+        sampling.generation_config(  # validates temperature, length and pad ≠ eos
+            temperature=temperature, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id, pad_token_id=pad_token_id
+        )
+        self.model = model.eval()
+        self.prompts = [list(map(int, p)) for p in prompts]
+        self.temperature = float(temperature)
+        self.max_new_tokens = int(max_new_tokens)
+        self.eos_token_id, self.pad_token_id = int(eos_token_id), int(pad_token_id)
+        if trainable is not None:
+            for name, p in self.model.named_parameters():
+                p.requires_grad_(bool(trainable(name)))
+        hidden = model.config.hidden_size if hasattr(model.config, "hidden_size") else model.config.n_embd
+        self.value = nn.Linear(hidden, 1) if value_head else None
+        if self.value is not None:
+            nn.init.zeros_(self.value.weight)
+            nn.init.zeros_(self.value.bias)
+            self.value.to(next(model.parameters()).device)
+
+    @property
+    def num_prompts(self) -> int:
+        return len(self.prompts)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.model.config.vocab_size)
+
+    @torch.no_grad()
+    def rollout(self, prompt_index: torch.Tensor, seed: int) -> Rollout:
+        samples = sampling.sample(
+            self.model,
+            [self.prompts[int(i)] for i in prompt_index],
+            num_samples=1,
+            temperature=self.temperature,
+            max_new_tokens=self.max_new_tokens,
+            eos_token_id=self.eos_token_id,
+            pad_token_id=self.pad_token_id,
+            seed=seed,
+        )
+        samples.prompt_index = prompt_index.clone()
+        return Rollout(samples.completion_ids, samples.completion_mask, samples.lengths, prompt_index.clone(), samples)
+
+    def forward(self, rollout: Rollout) -> PolicyOutput:
+        s = rollout.context
+        device = next(self.model.parameters()).device
+        ids = torch.cat([s.prompt_ids, s.completion_ids], dim=1).to(device)
+        mask = torch.cat([s.prompt_mask.bool(), s.completion_mask.bool()], dim=1).to(device)
+        width = s.completion_ids.shape[1]
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask.long(),
+            position_ids=sampling.position_ids(mask),
+            output_hidden_states=self.value is not None,
+        )
+        # The output at position i predicts token i + 1: keep the width positions before each completion token.
+        logits = out.logits[:, -(width + 1) : -1, :].double() / self.temperature
+        values = None
+        if self.value is not None:
+            values = self.value(out.hidden_states[-1][:, -(width + 1) : -1, :]).squeeze(-1).double()
+        return PolicyOutput(torch.log_softmax(logits, dim=-1), values)
+
+    def frozen_copy(self) -> CausalLMPolicy:
+        ref = copy.deepcopy(self)
+        ref.requires_grad_(False)
+        return ref

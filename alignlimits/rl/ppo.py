@@ -1,0 +1,230 @@
+r"""PPO for language models (Ziegler et al., 2019; Ouyang et al., 2022), written out.
+
+One step:
+
+1. sample ``batch_size`` completions from the current policy ``π_old``;
+2. per-token rewards: ``−β_t · (ℓ_old − ℓ_ref)`` at every token (the k1 KL penalty in the
+   reward) plus the score ``r(x, y)`` at the last real token; ``β_t`` is fixed or
+   adapted towards a target KL (:class:`AdaptiveKLController`);
+3. advantages and returns by GAE (:func:`gae`) from the value head's ``V(x, y_{<t})``,
+   whitened over the batch's tokens when ``whiten_advantages``;
+4. for ``epochs`` passes over the batch in ``minibatches`` (one optimiser step each,
+   gradients accumulated over ``micro_batches``) minimise the clipped surrogate plus
+   ``vf_coef`` times the clipped value loss, both token-mean
+   (:func:`alignlimits.rl.common.aggregate`).
+
+With ``γ = 1`` the sum of the per-token rewards is ``r − β log π_old(y)/π_ref(y)``, so the
+expected policy gradient is that of ``E_π[r] − β KL(π‖π_ref)`` and the fixed point is ``π_β``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from alignlimits.lm import kl as lmkl
+from alignlimits.rl import common
+from alignlimits.rl.policies import Rollout, token_logprobs
+
+__all__ = ["PPO", "AdaptiveKLController", "PPOConfig", "clipped_value_loss", "gae", "token_rewards"]
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyper-parameters of :class:`PPO` (defaults close to lm-human-preferences)."""
+
+    steps: int = 100
+    batch_size: int = 64
+    lr: float = 1e-2
+    lr_final_fraction: float = 1.0
+    epochs: int = 4
+    minibatches: int = 1
+    micro_batches: int = 1
+    clip_low: float = 0.2
+    clip_high: float = 0.2
+    value_clip: float = 0.2
+    vf_coef: float = 0.1
+    gamma: float = 1.0
+    lam: float = 0.95
+    kl_coef: float = 0.1  # β (initial β when kl_target is set)
+    kl_target: float | None = None  # adaptive coefficient (Ziegler et al.) when set
+    kl_horizon: int = 10_000  # samples over which the adaptive coefficient moves (lm-human-preferences)
+    whiten_advantages: bool = True
+    loss_aggregation: str = "token_mean"
+    max_grad_norm: float | None = None
+    adam_eps: float = 1e-8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss_aggregation not in common.AGGREGATIONS:
+            raise ValueError(f"loss_aggregation must be one of {common.AGGREGATIONS}; got {self.loss_aggregation!r}.")
+        if self.kl_coef < 0 or (self.kl_target is not None and not self.kl_target > 0):
+            raise ValueError("kl_coef must be >= 0 and kl_target, when given, > 0.")
+        if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
+            raise ValueError(f"gamma and lam must lie in [0, 1]; got {self.gamma}, {self.lam}.")
+        if min(self.steps, self.batch_size, self.epochs, self.minibatches, self.micro_batches) < 1 or not self.lr > 0:
+            raise ValueError("steps, batch_size, epochs, minibatches, micro_batches must be >= 1 and lr > 0.")
+
+
+class AdaptiveKLController:
+    r"""The adaptive KL coefficient of Ziegler et al. (2019).
+
+    ``e = clip(KL/KL_target − 1, −0.2, 0.2)``, ``β ← β (1 + e · n/horizon)`` after a batch
+    of ``n`` samples whose mean sequence KL is ``KL``. With ``target=None`` β stays fixed.
+    """
+
+    def __init__(self, init: float, target: float | None, horizon: int) -> None:
+        self.value, self.target, self.horizon = float(init), target, int(horizon)
+
+    def update(self, kl: float, n_samples: int) -> None:
+        if self.target is None:
+            return
+        error = min(max(kl / self.target - 1.0, -0.2), 0.2)
+        self.value *= 1.0 + error * n_samples / self.horizon
+
+
+def token_rewards(scores: torch.Tensor, kl_per_token: torch.Tensor, mask: torch.Tensor, kl_coef: float) -> torch.Tensor:
+    r"""``−β·k1_t`` at every real token plus the sequence score at the last real token; 0 at pads, (B, T)."""
+    rewards = torch.where(mask, -kl_coef * kl_per_token, torch.zeros_like(kl_per_token))
+    last = (mask.sum(-1) - 1).clamp(min=0)
+    if bool((mask.sum(-1) == 0).any()):
+        raise ValueError("a completion has length 0: there is no token to receive its score.")
+    return rewards.scatter_add(1, last[:, None], scores[:, None].to(rewards.dtype))
+
+
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, *, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Generalised advantage estimation (Schulman et al., 2016) over right-padded completions.
+
+    ``δ_t = r_t + γ V_{t+1} − V_t`` with ``V = 0`` after the last real token,
+    ``A_t = δ_t + γλ A_{t+1}``; returns ``(advantages, returns = A + V)``, (B, T), 0 at pads.
+    With ``γ = λ = 1``, ``A_t = Σ_{s≥t} r_s − V_t``.
+    """
+    values = torch.where(mask, values, torch.zeros_like(values))
+    rewards = torch.where(mask, rewards, torch.zeros_like(rewards))
+    width = rewards.shape[1]
+    adv = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in range(width - 1, -1, -1):
+        next_value = values[:, t + 1] if t + 1 < width else torch.zeros_like(running)
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        running = torch.where(mask[:, t], delta + gamma * lam * running, torch.zeros_like(running))
+        adv[:, t] = running
+    return adv, torch.where(mask, adv + values, torch.zeros_like(adv))
+
+
+def clipped_value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float
+) -> torch.Tensor:
+    r"""``½ max((V − R)², (clip(V, V_old − c, V_old + c) − R)²)`` per token (as in lm-human-preferences)."""
+    clipped = old_values + torch.clamp(values - old_values, -clip, clip)
+    return 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
+
+
+class PPO:
+    """PPO with a value head on a policy of :mod:`alignlimits.rl.policies` (built with ``value_head=True``).
+
+    Parameters mirror :class:`alignlimits.rl.grpo.GRPO`; ``config`` is a :class:`PPOConfig`.
+    """
+
+    def __init__(
+        self,
+        policy: Any,
+        reference: Any,
+        reward_fn: Callable[[Rollout], torch.Tensor],
+        config: PPOConfig,
+        *,
+        judge_fn: Callable[[Rollout], torch.Tensor] | None = None,
+    ) -> None:
+        if getattr(policy, "value", None) is None:
+            raise ValueError("PPO needs a value head: build the policy with value_head=True.")
+        self.policy, self.reference, self.reward_fn, self.config, self.judge_fn = (
+            policy, reference, reward_fn, config, judge_fn,
+        )  # fmt: skip
+        self.steps = config.steps
+        self.kl_controller = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
+        params = [p for p in policy.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
+
+    def step(self, step: int) -> dict[str, float]:
+        cfg = self.config
+        rng = common.step_rng(cfg.seed, step)
+        prompt_index = torch.as_tensor(rng.integers(self.policy.num_prompts, size=cfg.batch_size), dtype=torch.long)
+
+        # 1-3. Rollout, per-token rewards, GAE: with the sampling policy, no gradient.
+        with torch.no_grad():
+            rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)))
+            old_out, ref_out = self.policy(rollout), self.reference(rollout)
+            old_lp, ref_lp = token_logprobs(old_out.logprobs, rollout), token_logprobs(ref_out.logprobs, rollout)
+            mask = rollout.mask.to(old_lp.device)
+            old_values = torch.where(mask, old_out.values, torch.zeros_like(old_out.values))
+            scores = common.check_rewards(self.reward_fn(rollout), len(rollout))
+            beta = self.kl_controller.value
+            rewards = token_rewards(scores.to(old_lp.device), old_lp - ref_lp, mask, beta)
+            advantages, returns = gae(rewards, old_values, mask, gamma=cfg.gamma, lam=cfg.lam)
+            if cfg.whiten_advantages:
+                advantages = common.whiten(advantages, mask)
+            judge = self.judge_fn(rollout) if self.judge_fn is not None else None
+            metrics = common.rollout_metrics(rollout, old_out, ref_out, scores, judge)
+
+        # 4. Policy and value updates.
+        for group in self.optimizer.param_groups:
+            group["lr"] = common.learning_rate(cfg.lr, step, cfg.steps, cfg.lr_final_fraction)
+        clipped_tokens = value_clipped = policy_loss = value_loss = 0.0
+        for _ in range(cfg.epochs):
+            for rows in common.minibatches(len(rollout), cfg.minibatches, rng):
+                sizes = common.BatchSizes.of(rollout.mask[rows])
+                self.optimizer.zero_grad(set_to_none=True)
+                for micro in common.micro_batches(rows, cfg.micro_batches):
+                    sub = rollout.select(micro)
+                    m = sub.mask.to(old_lp.device)
+                    out = self.policy(sub)
+                    lp = token_logprobs(out.logprobs, sub)
+                    pg = common.clipped_surrogate(
+                        lp, old_lp[micro], advantages[micro], clip_low=cfg.clip_low, clip_high=cfg.clip_high
+                    )
+                    vf = clipped_value_loss(out.values, old_values[micro], returns[micro], cfg.value_clip)
+                    pg_loss = common.aggregate(pg, m, cfg.loss_aggregation, sizes)
+                    vf_loss = common.aggregate(vf, m, cfg.loss_aggregation, sizes)
+                    (pg_loss + cfg.vf_coef * vf_loss).backward()
+                    policy_loss += float(pg_loss.detach())
+                    value_loss += float(vf_loss.detach())
+                    in_clip = common.clip_region(
+                        lp.detach(), old_lp[micro], advantages[micro], clip_low=cfg.clip_low, clip_high=cfg.clip_high
+                    )
+                    clipped_tokens += float(lmkl.masked_sum(in_clip.double(), m).sum())
+                    v_out = (out.values.detach() - old_values[micro]).abs() > cfg.value_clip
+                    value_clipped += float(lmkl.masked_sum(v_out.double(), m).sum())
+                if cfg.max_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], cfg.max_grad_norm)
+                self.optimizer.step()
+        self.kl_controller.update(metrics["kl_k1"], len(rollout))
+        n_tokens = int(rollout.mask.sum()) * cfg.epochs
+        n_steps = cfg.epochs * cfg.minibatches
+        metrics.update(
+            clip_fraction=clipped_tokens / n_tokens,
+            value_clip_fraction=value_clipped / n_tokens,
+            policy_loss=policy_loss / n_steps,
+            value_loss=value_loss / n_steps,
+            kl_coef=beta,
+        )
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "kl_coef": self.kl_controller.value,
+            "config": asdict(self.config),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["config"] != asdict(self.config):
+            raise ValueError("the checkpoint was written with a different PPOConfig; use a new checkpoint path.")
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.kl_controller.value = float(state["kl_coef"])
