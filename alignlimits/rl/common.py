@@ -42,6 +42,7 @@ __all__ = [
     "Algorithm",
     "BatchSizes",
     "aggregate",
+    "at_first_token",
     "check_rewards",
     "clip_region",
     "clipped_surrogate",
@@ -196,6 +197,20 @@ def aggregate(per_token: torch.Tensor, mask: torch.Tensor, how: str, sizes: Batc
     if how == "constant_length":
         return sums.sum() / (sizes.n_sequences * sizes.max_len)
     raise ValueError(f"loss aggregation must be one of {AGGREGATIONS}; got {how!r}.")
+
+
+def at_first_token(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """A per-sequence value ``(B,)`` as a per-token tensor ``(B, T)``: at the first position, 0 elsewhere.
+
+    Aggregating it with :func:`aggregate` weighs sequence ``i`` exactly as the
+    aggregation weighs the token sum of sequence ``i`` (e.g. ``1/|y_i|`` for
+    ``"sequence_mean"``), so a sequence-level loss term keeps its scale relative to
+    the per-token surrogate under every variant.
+    """
+    out = torch.zeros(mask.shape, dtype=values.dtype, device=values.device)
+    return out.index_put(
+        (torch.arange(mask.shape[0], device=values.device), torch.zeros_like(values, dtype=torch.long)), values
+    )
 
 
 def check_rewards(rewards: torch.Tensor, n: int) -> torch.Tensor:

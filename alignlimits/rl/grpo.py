@@ -179,10 +179,11 @@ class GRPO:
         per_token = common.clipped_surrogate(lp, old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
         if cfg.kl_coef > 0 and cfg.kl_level == "token":
             per_token = per_token + cfg.kl_coef * common.kl_penalty(lp, ref_lp, cfg.kl_estimator)
-        loss = common.aggregate(per_token, mask, cfg.loss_aggregation, sizes)
         if cfg.kl_coef > 0 and cfg.kl_level == "sequence":
             seq = common.kl_penalty(lmkl.masked_sum(lp, mask), lmkl.masked_sum(ref_lp, mask), cfg.kl_estimator)
-            loss = loss + cfg.kl_coef * seq.sum() / sizes.n_sequences
+            # Carried by the first token, so the aggregation weighs it as it weighs that sequence's surrogate.
+            per_token = per_token + cfg.kl_coef * common.at_first_token(seq, mask)
+        loss = common.aggregate(per_token, mask, cfg.loss_aggregation, sizes)
         in_clip = common.clip_region(lp.detach(), old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
         return loss, float(lmkl.masked_sum(in_clip.double(), mask).sum())
 
