@@ -105,6 +105,21 @@ def as_betas(beta: ArrayLike, name: str = "beta") -> NDArray[np.float64]:
     return arr
 
 
+def as_kl_budgets(kl_budget: ArrayLike, name: str = "kl_budget", *, allow_inf: bool = False) -> NDArray[np.float64]:
+    """KL budgets in nats: a scalar or non-empty 1-D array of values ``>= 0`` (shape kept).
+
+    ``allow_inf`` admits ``inf`` (no constraint), where the caller gives it a meaning.
+    """
+    budgets = np.asarray(kl_budget, dtype=np.float64)
+    if budgets.ndim > 1 or budgets.size == 0:
+        raise ValueError(f"{name} must be a scalar or a non-empty 1-D array of budgets; got shape {budgets.shape}.")
+    bad = np.isnan(budgets) | (budgets < 0) | (~np.isfinite(budgets) & (not allow_inf))
+    if bad.any():
+        kind = ">= 0" if allow_inf else "finite and >= 0"
+        raise ValueError(f"KL budgets must be {kind} nats; got {budgets!r}.")
+    return budgets
+
+
 def check_same_shape(a: NDArray, b: NDArray, name_a: str, name_b: str) -> None:
     """Raise when two arrays that pair up element by element differ in shape."""
     if a.shape != b.shape:

@@ -57,9 +57,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import brentq
 
-from alignlimits._validation import as_betas, as_finite_array, check_same_shape
+from alignlimits._roots import BudgetAtCeiling, root_of_decreasing
+from alignlimits._validation import as_betas, as_finite_array, as_kl_budgets, check_same_shape
 
 __all__ = [
     "BootstrapInterval",
@@ -465,15 +465,6 @@ def kl_ceiling(rewards: ArrayLike, prompt_ids: ArrayLike | None = None) -> float
 # --------------------------------------------------------------------------- budgets
 
 
-def _as_budgets(kl_budget: ArrayLike) -> NDArray[np.float64]:
-    budgets = np.asarray(kl_budget, dtype=np.float64)
-    if budgets.ndim > 1 or budgets.size == 0:
-        raise ValueError(f"kl_budget must be a scalar or a non-empty 1-D array; got shape {budgets.shape}.")
-    if not np.isfinite(budgets).all() or (budgets < 0).any():
-        raise ValueError(f"KL budgets must be finite and >= 0 nats; got {budgets!r}.")
-    return budgets
-
-
 def _pooled_sd(g: _Groups) -> float:
     dev = g.r - g.r_mean[g.group]
     return float(np.sqrt(np.mean(dev**2)))
@@ -498,21 +489,14 @@ def _solve_beta(g: _Groups, eps: float, ceiling: float) -> float:
     def excess(log_beta: float) -> float:
         return _mean_kl(g, math.exp(log_beta)) - eps
 
-    guess = math.log(sd / math.sqrt(2 * eps))
-    lo, hi, step = guess - 1.0, guess + 1.0, 1.0
-    while excess(lo) <= 0:
-        step *= 2
-        lo -= step
-        if lo < math.log(sd) - 700:
-            raise ValueError(
-                f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: no β > 0 "
-                "is distinguishable from the greedy choice; ask for a smaller budget."
-            )
-    step = 1.0
-    while excess(hi) >= 0:
-        step *= 2
-        hi += step
-    return math.exp(brentq(excess, lo, hi, xtol=1e-13, rtol=1e-13, maxiter=300))
+    try:
+        root = root_of_decreasing(excess, math.log(sd / math.sqrt(2 * eps)), lowest=math.log(sd) - 700)
+    except BudgetAtCeiling:
+        raise ValueError(
+            f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: no β > 0 "
+            "is distinguishable from the greedy choice; ask for a smaller budget."
+        ) from None
+    return math.exp(root)
 
 
 @dataclass(frozen=True)
@@ -539,7 +523,7 @@ def gain_at_budget(rewards: ArrayLike, kl_budget: ArrayLike, prompt_ids: ArrayLi
         with the largest supportable value in the message.
     """
     g = _group(rewards, prompt_ids)
-    budgets = np.atleast_1d(_as_budgets(kl_budget))
+    budgets = np.atleast_1d(as_kl_budgets(kl_budget))
     ceiling = float(np.mean(np.log(g.sizes / g.n_top)))
     betas = np.array([_solve_beta(g, float(eps), ceiling) for eps in budgets])
     gains = _per_prompt(g, betas)["gain"].mean(axis=0)
@@ -651,7 +635,7 @@ def bootstrap_gain_at_budget(
     :func:`gain_at_budget`.
     """
     g = _group(rewards, prompt_ids)
-    budgets = np.atleast_1d(_as_budgets(kl_budget))
+    budgets = np.atleast_1d(as_kl_budgets(kl_budget))
     _check_boot(n_boot, level, rng)
     ceiling = float(np.mean(np.log(g.sizes / g.n_top)))
     for eps in budgets:

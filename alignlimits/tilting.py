@@ -26,12 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import brentq
 from scipy.special import logsumexp
 
+from alignlimits._roots import BudgetAtCeiling, root_of_decreasing
 from alignlimits._validation import (
     as_betas,
     as_discrete_problem,
+    as_kl_budgets,
     as_probabilities,
     check_same_shape,
 )
@@ -239,7 +240,7 @@ def beta_for_kl(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike)
         it; use :func:`max_gain` for the constrained optimum, which is then greedy).
     """
     p0, r = as_discrete_problem(base_probs, rewards)
-    budgets = _as_budgets(kl_budget)
+    budgets = as_kl_budgets(kl_budget, allow_inf=True)
     ceiling = max_kl(p0, r)
     out = np.array([_solve_beta(p0, r, float(eps), ceiling) for eps in np.ravel(budgets)])
     return float(out[0]) if budgets.ndim == 0 else out
@@ -253,7 +254,7 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
     :func:`max_kl` leave the constraint slack and give :func:`greedy_gain`.
     """
     p0, r = as_discrete_problem(base_probs, rewards)
-    budgets = _as_budgets(kl_budget)
+    budgets = as_kl_budgets(kl_budget, allow_inf=True)
     ceiling = max_kl(p0, r)
     top = greedy_gain(p0, r)
     gains = []
@@ -265,7 +266,7 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
         else:
             try:
                 gains.append(float(frontier(p0, r, _solve_beta(p0, r, float(eps), ceiling)).gain[0]))
-            except _BudgetAtCeiling:
+            except BudgetAtCeiling:
                 gains.append(top)  # the tilt is numerically the greedy policy
     out = np.array(gains)
     return float(out[0]) if budgets.ndim == 0 else out
@@ -288,19 +289,6 @@ def penalized_objective(policy: ArrayLike, base_probs: ArrayLike, rewards: Array
     return float(pi @ r - b * kl(pi, p0))
 
 
-class _BudgetAtCeiling(ValueError):
-    """A budget below ``max_kl`` but within rounding of it: only β → 0 reaches it."""
-
-
-def _as_budgets(kl_budget: ArrayLike) -> NDArray[np.float64]:
-    budgets = np.asarray(kl_budget, dtype=np.float64)
-    if budgets.ndim > 1 or budgets.size == 0:
-        raise ValueError(f"kl_budget must be a scalar or a non-empty 1-D array; got shape {budgets.shape}.")
-    if np.isnan(budgets).any() or (budgets < 0).any():
-        raise ValueError(f"KL budgets must be >= 0 nats; got {budgets!r}.")
-    return budgets
-
-
 def _solve_beta(p0: NDArray, r: NDArray, eps: float, ceiling: float) -> float:
     if eps == 0:
         return float("inf")
@@ -319,21 +307,13 @@ def _solve_beta(p0: NDArray, r: NDArray, eps: float, ceiling: float) -> float:
     def excess(log_beta: float) -> float:
         return float(frontier(p0, r, np.exp(log_beta)).kl[0]) - eps
 
-    # Start at the Gaussian guess β ≈ σ/sqrt(2ε) and widen the bracket geometrically.
+    # Start at the Gaussian guess β ≈ σ/sqrt(2ε).
     sd = float(np.sqrt(p0 @ (r - p0 @ r) ** 2))
-    guess = np.log(sd / np.sqrt(2 * eps))
-    lo, hi, step = guess - 1.0, guess + 1.0, 1.0
-    while excess(lo) <= 0:
-        step *= 2
-        lo -= step
-        if lo < np.log(sd) - 700:
-            raise _BudgetAtCeiling(
-                f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: "
-                "no β > 0 is distinguishable from the greedy policy."
-            )
-    step = 1.0
-    while excess(hi) >= 0:
-        step *= 2
-        hi += step
-    root = brentq(excess, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, maxiter=500)
+    try:
+        root = root_of_decreasing(excess, np.log(sd / np.sqrt(2 * eps)), lowest=np.log(sd) - 700)
+    except BudgetAtCeiling:
+        raise BudgetAtCeiling(
+            f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: "
+            "no β > 0 is distinguishable from the greedy policy."
+        ) from None
     return float(np.exp(root))

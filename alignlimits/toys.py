@@ -46,7 +46,8 @@ from scipy import integrate, optimize
 from scipy.special import expit, lambertw, log_expit, logit, rel_entr
 
 from alignlimits import tilting
-from alignlimits._validation import as_betas, as_finite_array, as_probabilities, check_same_shape
+from alignlimits._roots import BudgetAtCeiling, root_of_decreasing
+from alignlimits._validation import as_betas, as_finite_array, as_kl_budgets, as_probabilities, check_same_shape
 
 __all__ = [
     "Bernoulli",
@@ -127,7 +128,7 @@ class RewardLaw(ABC):
         ``KL(π_β‖π0) = ε`` for β with Brent's method on this law's exact frontier.
         Subclasses with a closed-form inverse override it.
         """
-        budgets = _as_budgets(kl)
+        budgets = np.atleast_1d(as_kl_budgets(kl, "kl"))
         pmf = self.atoms()
         if pmf is not None:
             return np.atleast_1d(tilting.max_gain(pmf[1], pmf[0], budgets))
@@ -138,14 +139,13 @@ class RewardLaw(ABC):
         def excess(u: float) -> float:
             return float(self.frontier(self.beta_min + np.exp(u)).kl[0]) - eps
 
-        lo, hi = np.log(self.std) - 1.0, np.log(self.std) + 1.0
-        while excess(lo) < 0:
-            lo -= 2.0
-            if lo < -745:
-                raise ValueError(f"KL budget {eps!r} is beyond what any β > {self.beta_min} reaches for {self!r}.")
-        while excess(hi) > 0:
-            hi += 2.0
-        return self.beta_min + float(np.exp(optimize.brentq(excess, lo, hi, xtol=1e-15, rtol=1e-15, maxiter=500)))
+        try:
+            u = root_of_decreasing(excess, float(np.log(self.std)), lowest=-745.0)
+        except BudgetAtCeiling:
+            raise ValueError(
+                f"KL budget {eps!r} is beyond what any β > {self.beta_min} reaches for {self!r}."
+            ) from None
+        return self.beta_min + float(np.exp(u))
 
 
 def _check_n(n: int) -> int:
@@ -193,7 +193,7 @@ class Gaussian(RewardLaw):
 
     def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64]:
         """``Δ*(ε) = σ sqrt(2ε)`` exactly."""
-        return self.sigma * np.sqrt(2 * _as_budgets(kl))
+        return self.sigma * np.sqrt(2 * np.atleast_1d(as_kl_budgets(kl, "kl")))
 
 
 @dataclass(frozen=True)
@@ -313,8 +313,9 @@ class Exponential(RewardLaw):
         u = 1.0 / (self.rate * b - 1.0)
         kl = u - np.log1p(u)
         rkl = np.log1p(u) - u / (1.0 + u)
-        return tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=u / self.rate, jeffreys=kl + rkl,
-                                base_mean=self.mean)
+        return tilting.Frontier(
+            beta=b, kl=kl, reverse_kl=rkl, gain=u / self.rate, jeffreys=kl + rkl, base_mean=self.mean
+        )
 
     def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
         x = np.asarray(x, dtype=np.float64)
@@ -327,13 +328,16 @@ class Exponential(RewardLaw):
 
     def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64]:
         """``Δ*(ε) = (t − 1)/θ`` with ``t = −W_{−1}(−e^{−1−ε})`` solving ``t − 1 − log t = ε``."""
-        budgets = _as_budgets(kl)
+        budgets = np.atleast_1d(as_kl_budgets(kl, "kl"))
         # W_{-1} loses precision as ε → 0 (t → 1 sits at its branch point), so solve for
         # u = t − 1 with Newton on u − log1p(u) = ε, started from W_{-1} or, for small ε,
         # from the series u ≈ sqrt(2ε) + 2ε/3.
         small = budgets < 1e-3
-        u = np.where(small, np.sqrt(2 * budgets) + 2 * budgets / 3,
-                     -lambertw(-np.exp(-1.0 - np.where(small, 1.0, budgets)), -1).real - 1.0)
+        u = np.where(
+            small,
+            np.sqrt(2 * budgets) + 2 * budgets / 3,
+            -lambertw(-np.exp(-1.0 - np.where(small, 1.0, budgets)), -1).real - 1.0,
+        )
         for _ in range(4):
             safe = np.where(u > 0, u, 1.0)
             u = np.where(u > 0, u - (safe - np.log1p(safe) - budgets) * (1 + safe) / safe, 0.0)
@@ -370,8 +374,9 @@ class Uniform(RewardLaw):
         lang = _langevin(x)
         rkl = _log_sinhc(x)
         kl = np.maximum(x * lang - rkl, 0.0)
-        return tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=0.5 * width * lang, jeffreys=kl + rkl,
-                                base_mean=self.mean)
+        return tilting.Frontier(
+            beta=b, kl=kl, reverse_kl=rkl, gain=0.5 * width * lang, jeffreys=kl + rkl, base_mean=self.mean
+        )
 
     def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
         x = np.asarray(x, dtype=np.float64)
@@ -410,21 +415,12 @@ def _log_sinhc(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(small, series, np.where(large, big, mid))
 
 
-def _as_budgets(kl: ArrayLike) -> NDArray[np.float64]:
-    budgets = np.atleast_1d(np.asarray(kl, dtype=np.float64))
-    if budgets.ndim != 1 or budgets.size == 0:
-        raise ValueError(f"kl must be a scalar or a non-empty 1-D array of budgets; got shape {budgets.shape}.")
-    if not np.isfinite(budgets).all() or (budgets < 0).any():
-        raise ValueError(f"KL budgets must be finite and >= 0 nats; got {budgets!r}.")
-    return budgets
-
-
 def sqrt_kl_bound(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64]:
     r"""The "√KL law" ``σ·sqrt(2·KL)`` with ``σ`` the law's standard deviation under ``π0``.
 
     It is the exact frontier for Gaussian rewards only; compare with :func:`gain_at_kl`.
     """
-    return law.std * np.sqrt(2.0 * _as_budgets(kl))
+    return law.std * np.sqrt(2.0 * np.atleast_1d(as_kl_budgets(kl, "kl")))
 
 
 def gain_at_kl(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64]:
@@ -477,8 +473,9 @@ def _tilted_moments(law: RewardLaw, lam: float, centre: float) -> tuple[float, f
     j = int(np.argmax(values))
     left, right = grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]
     if right > left:
-        res = optimize.minimize_scalar(lambda x: -log_integrand(x), bounds=(left, right), method="bounded",
-                                       options={"xatol": 1e-12 * scale})
+        res = optimize.minimize_scalar(
+            lambda x: -log_integrand(x), bounds=(left, right), method="bounded", options={"xatol": 1e-12 * scale}
+        )
         peak = float(res.x) if -res.fun >= values[j] else float(grid[j])
     else:
         peak = float(grid[j])
@@ -493,6 +490,7 @@ def _tilted_moments(law: RewardLaw, lam: float, centre: float) -> tuple[float, f
             continue
         mass += integrate.quad(lambda x: np.exp(log_integrand(x) - top), a, b, epsabs=0.0, epsrel=1e-13, limit=200)[0]
         # The first moment changes sign, so it gets an absolute tolerance on the scale of the law.
-        first += integrate.quad(lambda x: (x - centre) * np.exp(log_integrand(x) - top), a, b,
-                                epsabs=1e-14 * scale, epsrel=1e-12, limit=200)[0]
+        first += integrate.quad(
+            lambda x: (x - centre) * np.exp(log_integrand(x) - top), a, b, epsabs=1e-14 * scale, epsrel=1e-12, limit=200
+        )[0]
     return top + float(np.log(mass)), first / mass
