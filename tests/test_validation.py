@@ -29,6 +29,6 @@ def test_as_betas_and_discrete_problem_errors():
     with pytest.raises(ValueError, match="> 0"):
         as_betas([1.0, -2.0])
     with pytest.raises(ValueError, match="1-D"):
-        as_discrete_problem(np.full((2, 2), 0.25), np.zeros((2, 2)))
+        as_discrete_problem(np.full((2, 2), 0.5), np.zeros((2, 2)))
     p0, r = as_discrete_problem([0.5, 0.5], [1, 2])
     assert p0.dtype == r.dtype == np.float64
