@@ -49,7 +49,7 @@ def as_probabilities(p: ArrayLike, name: str) -> NDArray[np.float64]:
     bad = np.abs(sums - 1.0) > NORMALISATION_ATOL
     if bad.any():
         raise ValueError(
-            f"{name} must sum to 1 along its last axis; got sum {np.ravel(sums)[np.argmax(np.ravel(bad))]!r}. "
+            f"{name} must sum to 1 along its last axis; got sum {float(np.ravel(sums)[np.argmax(np.ravel(bad))]):.12g}. "
             "Normalise it first (p / p.sum())."
         )
     return arr
@@ -73,7 +73,7 @@ def as_log_probabilities(logp: ArrayLike, name: str) -> NDArray[np.float64]:
     if bad.any():
         raise ValueError(
             f"{name} is not normalised: logsumexp along the last axis is "
-            f"{np.ravel(norms)[np.argmax(np.ravel(bad))]!r}, expected 0. "
+            f"{float(np.ravel(norms)[np.argmax(np.ravel(bad))]):.12g}, expected 0. "
             "Apply scipy.special.log_softmax first."
         )
     return arr
