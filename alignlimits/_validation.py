@@ -48,9 +48,9 @@ def as_probabilities(p: ArrayLike, name: str) -> NDArray[np.float64]:
     sums = arr.sum(axis=-1)
     bad = np.abs(sums - 1.0) > NORMALISATION_ATOL
     if bad.any():
+        worst = float(np.ravel(sums)[np.argmax(np.ravel(bad))])
         raise ValueError(
-            f"{name} must sum to 1 along its last axis; got sum {float(np.ravel(sums)[np.argmax(np.ravel(bad))]):.12g}. "
-            "Normalise it first (p / p.sum())."
+            f"{name} must sum to 1 along its last axis; got sum {worst:.12g}. Normalise it first (p / p.sum())."
         )
     return arr
 
