@@ -14,7 +14,7 @@ import torch
 from alignlimits import tilting
 from alignlimits.lm import enumerable as E
 from alignlimits.lm import kl as lmkl
-from alignlimits.rl import common, grpo, ppo
+from alignlimits.rl import common, enumerable_runs, grpo, ppo
 from alignlimits.rl.policies import TabularPolicy, sequence_reward
 
 
@@ -180,3 +180,24 @@ def test_nan_rewards_are_refused(problem) -> None:
         algorithm.step(0)
     with pytest.raises(ValueError, match="NaN"):
         sequence_reward(np.full(lm.n_sequences, np.nan))
+
+
+@pytest.mark.parametrize("method", enumerable_runs.METHODS)
+def test_enumerable_runs_are_scored_exactly(problem, method: str) -> None:
+    lm, r = problem
+    res = enumerable_runs.run(method, lm, r, 1.0, seed=0, steps=20, record_every=5)
+    steps, kls, rewards = res.trajectory
+    assert steps.tolist() == [0, 5, 10, 15, 20]
+    assert kls[0] == 0 and rewards[0] == pytest.approx(float(lm.probs @ r), rel=1e-12)
+    assert kls[-1] == pytest.approx(res.kl) and rewards[-1] == pytest.approx(res.reward)
+    assert 0 < res.fraction_of_limit <= 1 + 1e-9
+    # Gibbs identity: the shortfall in the penalised objective is β·KL(π‖π_β).
+    optimum = lm.tilt(r, 1.0)
+    objective = res.reward - res.kl
+    best = float(optimum.probs @ r) - E.sequence_kl(optimum, lm)
+    assert best - objective == pytest.approx(res.objective_gap, rel=1e-8, abs=1e-12)
+    assert res.samples == 20 * 64 and len(res.history) == 20
+    with pytest.raises(ValueError, match="method"):
+        enumerable_runs.run("dpo", lm, r, 1.0, seed=0)
+    with pytest.raises(ValueError, match="beta"):
+        enumerable_runs.run(method, lm, r, 0.0, seed=0)
