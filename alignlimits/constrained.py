@@ -26,7 +26,7 @@ from scipy.optimize import OptimizeResult, minimize
 from scipy.special import xlogy
 
 from alignlimits import divergences, tilting
-from alignlimits._validation import as_betas, as_finite_array, as_probabilities, check_same_shape
+from alignlimits._validation import as_betas, as_discrete_problem, as_finite_array, as_probabilities
 
 __all__ = [
     "PolicyResult",
@@ -59,15 +59,6 @@ class PolicyResult:
     success: bool
     message: str
     nit: int
-
-
-def _checked(base_probs: ArrayLike, rewards: ArrayLike) -> tuple[NDArray, NDArray]:
-    p0 = as_probabilities(base_probs, "base_probs")
-    r = as_finite_array(rewards, "rewards")
-    if p0.ndim != 1:
-        raise ValueError(f"base_probs must be 1-D (k outcomes); got shape {p0.shape}.")
-    check_same_shape(p0, r, "base_probs", "rewards")
-    return p0, r
 
 
 class _SpherePolicy:
@@ -144,7 +135,7 @@ def maximize_reward(
         the optimiser is never started on the frontier.
     tol, maxiter : passed to SLSQP (``ftol`` and ``maxiter``).
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     eps = float(kl_budget)
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"kl_budget must be a finite number > 0 nats; got {kl_budget!r}.")
@@ -176,7 +167,7 @@ def maximize_penalized(
     which the solver is not told. ``x0`` is a starting policy (default ``π0``);
     ``objective`` in the result is ``E_π r − β KL(π‖π0)``.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     b = float(as_betas(beta))
     if not np.isfinite(b):
         raise ValueError("beta must be finite: beta = inf is the base policy, nothing to optimise.")
@@ -215,7 +206,7 @@ def excess_over_frontier(policies: ArrayLike, base_probs: ArrayLike, rewards: Ar
     Policies that put mass outside the support of ``π0`` have infinite KL and are
     rejected.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     pis = as_probabilities(np.atleast_2d(policies), "policies")
     if pis.ndim != 2 or pis.shape[1] != p0.size:
         raise ValueError(f"policies must have shape (n, {p0.size}); got {pis.shape}.")
@@ -236,7 +227,7 @@ def frontier_gain_at(base_probs: ArrayLike, rewards: ArrayLike, kl_budgets: Arra
     up to the greedy limit) converges to the last bit after 120 halvings. Budgets at or
     above :func:`alignlimits.tilting.max_kl` give the greedy gain; ``ε = 0`` gives 0.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     budgets = as_finite_array(kl_budgets, "kl_budgets").ravel()
     if (budgets < 0).any():
         raise ValueError(f"KL budgets must be >= 0 nats; got {budgets[budgets < 0][0]!r}.")
