@@ -7,6 +7,8 @@
   and the seeded, checkpointed, resumable run loop;
 * :mod:`alignlimits.rl.grpo` — GRPO (group-relative advantages, KL in the loss);
 * :mod:`alignlimits.rl.ppo` — PPO (value head, GAE, KL in the reward, fixed or adaptive).
+* :mod:`alignlimits.rl.enumerable_runs` — runs on the enumerable model scored exactly
+  against the frontier (the book's chapter *PPO and GRPO against the limit*).
 
 Import the submodules explicitly.
 """

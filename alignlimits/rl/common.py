@@ -144,7 +144,8 @@ def kl_penalty(logprobs: torch.Tensor, reference_logprobs: torch.Tensor, estimat
       gradient of the *other* KL.
 
     Apply it to per-token log-probs (``(B, T)``, then :func:`aggregate`) or to sequence
-    log-probs (``(B,)``).
+    log-probs (``(B,)``). Per token, each term's gradient ignores how the token changes
+    the prefixes of later positions: a partial gradient (Tang and Munos, 2025).
     """
     delta = logprobs - reference_logprobs
     if estimator == "k1":
