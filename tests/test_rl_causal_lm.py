@@ -85,3 +85,19 @@ def test_trainable_predicate_freezes_the_rest() -> None:
     assert trainable and all(n.startswith("model.transformer.h.0.mlp") for n in trainable)
     with pytest.raises(ValueError, match="pad_token_id must differ"):
         CausalLMPolicy(pol.model, PROMPTS, temperature=1.0, max_new_tokens=4, eos_token_id=EOS, pad_token_id=EOS)
+
+
+def test_resumed_run_on_a_transformer_equals_an_uninterrupted_one(tmp_path) -> None:
+    def fresh() -> grpo.GRPO:
+        pol = policy()
+        cfg = grpo.GRPOConfig(steps=3, groups=2, group_size=2, lr=1e-2, kl_coef=0.1, seed=4)
+        return grpo.GRPO(pol, pol.frozen_copy(), count_of_token_2, cfg)
+
+    full = fresh()
+    full_history = common.train(full, progress=False)
+    path = tmp_path / "run.pt"
+    common.train(fresh(), checkpoint=path, checkpoint_every=1, stop_after=2, progress=False)
+    resumed = fresh()
+    assert common.train(resumed, checkpoint=path, progress=False) == full_history
+    for a, b in zip(full.policy.parameters(), resumed.policy.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
