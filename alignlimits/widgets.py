@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from alignlimits import bon, plotting, tilting
-from alignlimits._validation import as_betas, as_finite_array, as_probabilities, check_same_shape
+from alignlimits._validation import as_betas, as_discrete_problem
 
 __all__ = ["best_of_n_explorer", "explore", "frontier_explorer", "is_interactive"]
 
@@ -112,25 +112,17 @@ def explore(
     return fig
 
 
-def _checked(base_probs: ArrayLike, rewards: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    p0 = as_probabilities(base_probs, "base_probs")
-    r = as_finite_array(rewards, "rewards")
-    check_same_shape(p0, r, "base_probs", "rewards")
-    if p0.ndim != 1:
-        raise ValueError(f"base_probs must be 1-D (one prompt), got shape {p0.shape}")
-    return p0, r
-
-
 def _show(x: float) -> str:
     return f"{round(float(x), 3) + 0.0:.3f}"  # + 0.0 turns a rounded -0.0 into 0.0
 
 
 def _bars(ax: Axes, p0: NDArray, policy: NDArray, r: NDArray, name: str, color: str) -> None:
+    order = np.argsort(r, kind="stable")  # sorted by reward, so mass visibly moves right
     x = np.arange(len(r))
-    ax.bar(x - 0.2, p0, width=0.4, color=plotting.COLORS["random"], label=r"$\pi_0$")
-    ax.bar(x + 0.2, policy, width=0.4, color=color, label=name)
-    ax.set_xticks(x, [f"{v:g}" for v in r], fontsize=8)
-    ax.set_xlabel("reward $r$ of each response")
+    ax.bar(x - 0.2, p0[order], width=0.4, color=plotting.COLORS["random"], label=r"$\pi_0$")
+    ax.bar(x + 0.2, policy[order], width=0.4, color=color, label=name)
+    ax.set_xticks(x, [f"{v:.2g}" for v in r[order]], fontsize=7, rotation=90 if len(r) > 6 else 0)
+    ax.set_xlabel("responses, sorted by reward $r$")
     ax.set_ylabel("probability")
     ax.legend(loc="upper left")
 
@@ -146,7 +138,7 @@ def frontier_explorer(
 
     ``betas`` (default 13 values log-spaced over [0.1, 30]) are the slider's stops.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     stops = np.atleast_1d(as_betas(np.geomspace(0.1, 30.0, 13) if betas is None else betas))
     curve = tilting.frontier(p0, r, np.geomspace(stops.min() / 10, stops.max() * 10, 200))
     points = tilting.frontier(p0, r, stops)
@@ -172,7 +164,7 @@ def best_of_n_explorer(
 
     ``ns`` (default 1, 2, 4, …, 256) are the slider's stops.
     """
-    p0, r = _checked(base_probs, rewards)
+    p0, r = as_discrete_problem(base_probs, rewards)
     stops = np.atleast_1d(np.asarray(2 ** np.arange(9) if ns is None else ns))
     points = bon.curve(p0, r, stops)
     front = tilting.frontier(p0, r, np.geomspace(1e-3, 1e3, 300))
