@@ -61,6 +61,10 @@ def test_chapter_has_bootstrap_cell_and_required_sections(md):
     assert "import alignlimits" in first_code.source and "except ImportError" in first_code.source
     assert re.search(rf'%pip install -q "alignlimits(\[lm\])? @ git\+{re.escape(url)}@[\w.\-]+"', first_code.source)
     text = md.read_text(encoding="utf-8")
+    uses_torch = r"^\s*(import torch|from torch|from alignlimits(\.rl| import rl|\.tasks| import tasks))"
+    needs_torch = re.search(uses_torch, text, re.M)
+    if needs_torch:  # Colab has torch, but the package's own install must bring what the chapter imports
+        assert "alignlimits[lm] @" in first_code.source, "a chapter that uses torch must install alignlimits[lm]"
     assert re.search(r"^# ", text, re.M), "a chapter needs a # title (Sphinx -W fails without one)"
     assert "**In this chapter.**" in text
     assert "```{prf:theorem}" in text and ":label: thm-" in text
