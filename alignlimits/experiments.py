@@ -110,6 +110,8 @@ class FrontierConfig:
     prompts_per_batch : prompts per checkpoint.
     generation_batch_size, score_batch_size : rows generated / teacher-forced at once
         (they change which random numbers go where, so they are part of the config).
+    scoring_version : version of the tasks' reward and judge definitions
+        (:data:`alignlimits.tasks.safety.SCORING_VERSION`; 2 = content-free refusal exemplars).
     """
 
     task: str
@@ -124,13 +126,15 @@ class FrontierConfig:
     prompts_per_batch: int = 4
     generation_batch_size: int = 64
     score_batch_size: int = 8
+    scoring_version: int = 2
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}; got {self.task!r}.")
         if self.tier not in TIERS:
             raise ValueError(f"tier must be one of {TIERS}; got {self.tier!r}.")
-        for name in ("n_prompts", "n_samples", "max_new_tokens", "prompts_per_batch", "generation_batch_size"):
+        for name in ("n_prompts", "n_samples", "max_new_tokens", "prompts_per_batch", "generation_batch_size",
+                     "score_batch_size", "scoring_version"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
@@ -162,6 +166,9 @@ def frontier_config(task: str, tier: str | None = None, **overrides: Any) -> Fro
         "max_document_words": by_tier(smoke=12, default=None, full=None, tier=tier),
         "prompts_per_batch": by_tier(smoke=1, default=4, full=2, tier=tier),
     }
+    from alignlimits.tasks.safety import SCORING_VERSION
+
+    base["scoring_version"] = SCORING_VERSION
     base.update(overrides)
     return FrontierConfig(**base)
 
