@@ -556,7 +556,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fr.add_argument("--n-samples", type=int, default=None)
     fr.add_argument("--seed", type=int, default=None)
     fr.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
-    fr.add_argument("--output", default=None, help="results file (default: the package's results/ folder)")
+    fr.add_argument(
+        "--output", default=None, help="results file (default: the package's results/; with overrides: the work folder)"
+    )
     fr.add_argument("--stop-after", type=int, default=None, help="stop after this many new batches (resume later)")
     args = parser.parse_args(argv)
     given = {"model": args.model, "n_prompts": args.n_prompts, "n_samples": args.n_samples, "seed": args.seed}
@@ -570,7 +572,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if results is None:
         print("stopped early; run the same command again to resume.", file=sys.stderr)
         return 0
-    path = save_results(results, args.output)
+    output = args.output
+    if output is None and overrides:  # a non-standard config never replaces the package's results
+        output = _work_dir(config, args.work_dir) / "results.json"
+    path = save_results(results, output)
     prov = results["provenance"]
     print(
         f"saved {path}: {config.n_prompts} prompts x {config.n_samples} samples, "

@@ -118,3 +118,13 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     # Same config and seed in a fresh folder: the same numbers again.
     again = ex.run_frontier(cfg, work_dir=tmp_path / "c", progress=False)
     assert again["reward"] == whole["reward"] and again["logprob"] == whole["logprob"]
+
+
+@pytest.mark.skipif(bool(_MISSING), reason=f"judge/reward wheels not installed: {_MISSING}")
+def test_cli_run_with_overrides_writes_to_the_work_folder(tmp_path, capsys):
+    args = ["frontier", "--task", "summarization", "--tier", "smoke", "--n-prompts", "1", "--n-samples", "2"]
+    assert ex.main([*args, "--work-dir", str(tmp_path)]) == 0
+    (written,) = tmp_path.glob("*/results.json")
+    assert ex.load_results("summarization", path=written)["config"]["n_samples"] == 2
+    assert not ex.results_path("summarization", "smoke").exists()  # package results untouched
+    assert "saved" in capsys.readouterr().out
