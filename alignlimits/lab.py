@@ -1,0 +1,156 @@
+r"""From a frontier results file to curves: the estimated frontier and best-of-N, scored by reward and judge.
+
+Input: the ``(P, n)`` arrays of rewards ``r`` and judge scores ``j`` of ``n`` base samples
+for each of ``P`` prompts (:mod:`alignlimits.experiments`). The policy is always selected
+by the **reward**; each curve is then *evaluated* twice — by the reward (what was
+optimised) and by the judge (held out).
+
+* **Frontier** (Gibbs tilt by the reward, estimated by self-normalised weights
+  ``w̃ = softmax(r/β)`` per prompt, :func:`alignlimits.estimator.estimate_frontier`):
+  KL ``= log n − H(w̃)``, reward gain ``Σ w̃ r − r̄`` and judge gain ``Σ w̃ j − j̄``,
+  averaged over prompts.
+* **Best-of-N** for ``N ≤ n`` from the same samples: the reward of the best of ``N``
+  by the unbiased order-statistic estimator (:func:`alignlimits.bon.expected_max_unbiased`),
+  the judge score of that same selection by the same weights applied to the judge
+  scores ordered by reward (tied rewards share their judge mean: best-of-N breaks ties
+  uniformly), and the plug-in tie-aware KL (:func:`alignlimits.bon.estimate`).
+* **Bands**: percentile bootstrap over prompts (prompts resampled with replacement; the
+  samples of a prompt stay together), for every curve at once.
+
+Everything is numpy; float64; exponentials only inside ``scipy.special.softmax``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import softmax
+
+from alignlimits import bon, estimator
+from alignlimits._validation import as_finite_array
+
+__all__ = ["LabCurves", "lab_curves"]
+
+
+@dataclass(frozen=True)
+class LabCurves:
+    """Frontier and best-of-N curves, reward-selected, evaluated by reward and by judge.
+
+    Attributes (``m`` values of β, ``k`` values of N; ``*_band`` arrays have shape ``(2, ·)``:
+    lower and upper percentile bootstrap limits over prompts)
+    ----------
+    beta, kl, gain_reward, gain_judge : the frontier, shape ``(m,)``.
+    reliable : estimator diagnostics per β (ESS and PSIS k̂), shape ``(m,)``.
+    kl_ceiling : the largest estimable KL, ``mean log(n/ties at the top) ≤ log n``.
+    n, bon_kl, bon_gain_reward, bon_gain_judge : best-of-N, shape ``(k,)``.
+    base_reward, base_judge : the base policy's mean reward and judge score.
+    n_prompts, n_samples : the shape of the data.
+    """
+
+    beta: NDArray[np.float64]
+    kl: NDArray[np.float64]
+    gain_reward: NDArray[np.float64]
+    gain_judge: NDArray[np.float64]
+    reliable: NDArray[np.bool_]
+    kl_ceiling: float
+    n: NDArray[np.int64]
+    bon_kl: NDArray[np.float64]
+    bon_gain_reward: NDArray[np.float64]
+    bon_gain_judge: NDArray[np.float64]
+    base_reward: float
+    base_judge: float
+    n_prompts: int
+    n_samples: int
+    bands: dict[str, NDArray[np.float64]] = field(repr=False)
+
+
+def _judge_of_selection(r: NDArray, j: NDArray, n: int) -> float:
+    """Unbiased E[j of the best-of-N by r] from one prompt's samples (ties share their judge mean)."""
+    order = np.argsort(r, kind="stable")
+    r_sorted, j_sorted = r[order], j[order]
+    _, start, counts = np.unique(r_sorted, return_index=True, return_counts=True)
+    j_tied = np.repeat(np.add.reduceat(j_sorted, start) / counts, counts)
+    return float(bon.unbiased_max_weights(r.size, n) @ j_tied)
+
+
+def lab_curves(
+    rewards: ArrayLike,
+    judge: ArrayLike,
+    beta: ArrayLike,
+    ns: ArrayLike = (1, 2, 4, 8, 16, 32),
+    *,
+    n_boot: int = 200,
+    level: float = 0.9,
+    rng: np.random.Generator,
+) -> LabCurves:
+    r"""Frontier and best-of-N curves from ``(P, n)`` reward and judge arrays (see the module docstring).
+
+    Parameters
+    ----------
+    rewards, judge : array_like, shape (P, n)
+        Scores of ``n`` base samples for each of ``P`` prompts (same sample at the same index).
+    beta : array_like, shape (m,)
+        KL penalty factors ``> 0`` of the tilt (``inf`` = the base policy).
+    ns : array_like of int, shape (k,)
+        Best-of-N sizes, ``1 ≤ N ≤ n``.
+    n_boot, level : bootstrap replicates over prompts and the band's coverage.
+    rng : numpy Generator for the bootstrap.
+    """
+    r = as_finite_array(rewards, "rewards")
+    j = as_finite_array(judge, "judge")
+    if r.ndim != 2 or r.shape != j.shape:
+        raise ValueError(f"rewards and judge must both have shape (P, n); got {r.shape} and {j.shape}.")
+    n_prompts, n_samples = r.shape
+    if n_samples < 2:
+        raise ValueError(f"need at least 2 samples per prompt; got {n_samples}.")
+    ns_arr = np.atleast_1d(np.asarray(ns))
+    if ns_arr.size == 0 or np.any(ns_arr != np.round(ns_arr)) or ns_arr.min() < 1 or ns_arr.max() > n_samples:
+        raise ValueError(f"every N must be an integer in 1..{n_samples} (samples per prompt); got {ns_arr.tolist()}.")
+    ns_arr = ns_arr.astype(np.int64)
+    if not (isinstance(n_boot, int) and n_boot >= 2):
+        raise ValueError(f"n_boot must be an integer >= 2; got {n_boot!r}.")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}.")
+
+    ids = np.repeat(np.arange(n_prompts), n_samples)
+    fr = estimator.estimate_frontier(r.ravel(), beta, ids)
+    betas = fr.beta
+    # Judge gain under the reward tilt, per prompt: Σ softmax(r/β) j − mean j.
+    with np.errstate(divide="ignore"):
+        scaled = r[:, None, :] / betas[None, :, None]  # β = inf gives 0: uniform weights
+    weights = softmax(scaled, axis=-1)
+    per = {
+        "kl": fr.per_prompt["kl"],
+        "gain_reward": fr.per_prompt["gain"],
+        "gain_judge": np.einsum("pmn,pn->pm", weights, j) - j.mean(axis=1, keepdims=True),
+        "bon_kl": np.array([[bon.estimate(r[p], int(n)).kl for n in ns_arr] for p in range(n_prompts)]),
+        "bon_gain_reward": np.stack([bon.expected_max_unbiased(r, int(n)) for n in ns_arr], axis=1)
+        - r.mean(axis=1, keepdims=True),
+        "bon_gain_judge": np.array(
+            [[_judge_of_selection(r[p], j[p], int(n)) for n in ns_arr] for p in range(n_prompts)]
+        )
+        - j.mean(axis=1, keepdims=True),
+    }
+    means = {k: v.mean(axis=0) for k, v in per.items()}
+    picks = rng.integers(0, n_prompts, size=(n_boot, n_prompts))
+    a = (1 - level) / 2
+    bands = {k: np.quantile(v[picks].mean(axis=1), [a, 1 - a], axis=0) for k, v in per.items()}
+    return LabCurves(
+        beta=betas,
+        kl=means["kl"],
+        gain_reward=means["gain_reward"],
+        gain_judge=means["gain_judge"],
+        reliable=fr.reliable,
+        kl_ceiling=fr.kl_ceiling,
+        n=ns_arr,
+        bon_kl=means["bon_kl"],
+        bon_gain_reward=means["bon_gain_reward"],
+        bon_gain_judge=means["bon_gain_judge"],
+        base_reward=float(r.mean()),
+        base_judge=float(j.mean()),
+        n_prompts=int(n_prompts),
+        n_samples=int(n_samples),
+        bands=bands,
+    )

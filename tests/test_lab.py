@@ -1,0 +1,74 @@
+"""Frontier and best-of-N curves from (prompts x samples) reward and judge arrays."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alignlimits import lab
+
+BETAS = np.array([0.05, 0.2, 1.0, np.inf])
+
+
+def _data(seed=0, p=5, n=8, ties=False):
+    rng = np.random.default_rng(seed)
+    r = rng.normal(size=(p, n))
+    if ties:
+        r = np.round(r)
+    return r, rng.normal(size=(p, n))
+
+
+def test_judge_equal_to_reward_gives_identical_curves():
+    r, _ = _data(ties=True)
+    c = lab.lab_curves(r, r, BETAS, ns=(1, 2, 4, 8), rng=np.random.default_rng(1))
+    np.testing.assert_allclose(c.gain_judge, c.gain_reward, atol=1e-12)
+    np.testing.assert_allclose(c.bon_gain_judge, c.bon_gain_reward, atol=1e-12)
+
+
+def test_constant_judge_gains_nothing_and_base_point_is_zero():
+    r, _ = _data()
+    c = lab.lab_curves(r, np.full_like(r, 0.3), BETAS, ns=(1, 4), rng=np.random.default_rng(1))
+    np.testing.assert_allclose(c.gain_judge, 0, atol=1e-12)
+    np.testing.assert_allclose(c.bon_gain_judge, 0, atol=1e-12)
+    assert c.kl[-1] == 0 and c.gain_reward[-1] == 0  # β = inf is the base policy
+    assert c.bon_kl[0] == 0 and abs(c.bon_gain_reward[0]) < 1e-12  # N = 1 is the base policy
+    assert np.all(np.diff(c.kl) < 0) and c.kl[0] < c.kl_ceiling <= np.log(8) + 1e-12
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5))
+def test_judge_of_selection_is_the_average_over_all_subsets(seed, n):
+    # The estimator is a U-statistic: it equals the exact mean over all size-N subsets of the
+    # judge score of the subset's reward-best sample (ties broken uniformly).
+    rng = np.random.default_rng(seed)
+    r, j = rng.integers(0, 3, size=6).astype(float), rng.normal(size=6)
+    total = []
+    for subset in itertools.combinations(range(6), n):
+        idx = np.array(subset)
+        best = idx[r[idx] == r[idx].max()]
+        total.append(j[best].mean())
+    assert lab._judge_of_selection(r, j, n) == pytest.approx(np.mean(total), abs=1e-12)
+
+
+def test_bands_bracket_and_are_reproducible():
+    r, j = _data(p=12)
+    a = lab.lab_curves(r, j, BETAS, ns=(2, 8), rng=np.random.default_rng(5))
+    b = lab.lab_curves(r, j, BETAS, ns=(2, 8), rng=np.random.default_rng(5))
+    for key, band in a.bands.items():
+        assert band.shape[0] == 2 and np.all(band[0] <= band[1] + 1e-15), key
+        np.testing.assert_array_equal(band, b.bands[key])
+    assert np.all(a.bands["bon_gain_reward"][0] <= a.bon_gain_reward + 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"judge": np.zeros((5, 7))}, "shape"), ({"ns": (16,)}, "1..8"), ({"ns": (0,)}, "1..8"),
+     ({"n_boot": 1}, "n_boot"), ({"level": 1.0}, "level")],
+)  # fmt: skip
+def test_bad_input(kwargs, match):
+    r, j = _data()
+    args = {"rewards": r, "judge": j, "beta": BETAS, "ns": (1, 2), "rng": np.random.default_rng(0)} | kwargs
+    with pytest.raises(ValueError, match=match):
+        lab.lab_curves(**args)
