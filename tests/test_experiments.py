@@ -89,11 +89,14 @@ def test_save_load_round_trip(tmp_path):
 
 
 def test_committed_results_validate():
-    for task in ex.TASKS:
-        path = ex.results_path(task, "full")
-        if path.is_file():
-            results = ex.load_results(task)
-            assert results["tier"] == "full" and results["config"]["n_samples"] >= 64
+    files = sorted(ex.results_path("safety").parent.glob("*.json"))
+    assert files, "the package ships results files"
+    for path in files:
+        results = json.loads(path.read_text())
+        ex.validate_results(results)
+        assert path.name == f"frontier-{results['task']}-{results['tier']}.json"
+        if results["tier"] == "full":
+            assert results["config"]["n_prompts"] >= 64 and results["config"]["n_samples"] >= 64
 
 
 def test_cli_help_and_errors(capsys):
