@@ -145,3 +145,9 @@ def test_bootstrap_pin_is_the_release_tag_and_the_checker_sees_other_refs(tmp_pa
     assert pin_bootstrap.unpinned(f, "v0.1.0") == ["main"]
     f.write_text('%pip install -q "alignlimits[lm] @ git+https://github.com/alignlimits/alignlimits@v0.1.0"\n')
     assert pin_bootstrap.unpinned(f, "v0.1.0") == []
+
+
+def test_every_bootstrap_is_pinned_to_the_release_tag():
+    ref = pin_bootstrap.release_ref()
+    stale = {str(p): pin_bootstrap.unpinned(p, ref) for p in pin_bootstrap.pinned_files()}
+    assert {path: refs for path, refs in stale.items() if refs} == {}
