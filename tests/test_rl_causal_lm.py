@@ -14,12 +14,7 @@ VOCAB, EOS, PAD = 8, 6, 7
 PROMPTS = [[0, 1, 2], [3], [4, 5]]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def policy(value_head: bool = False, **kw) -> CausalLMPolicy:

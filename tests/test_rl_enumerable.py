@@ -17,14 +17,7 @@ from alignlimits.lm import kl as lmkl
 from alignlimits.rl import common, enumerable_runs, grpo, ppo
 from alignlimits.rl.policies import TabularPolicy, sequence_reward
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: extra threads only add contention on a shared 2-core machine.
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,7 @@ from alignlimits.lm import kl as lmkl
 from alignlimits.rl import common, grpo, ppo
 from alignlimits.rl.policies import TabularPolicy, token_logprobs
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: extra threads only add contention on a shared 2-core machine.
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def perturbed_policy(vocab_size: int, max_len: int, seed: int) -> tuple[TabularPolicy, TabularPolicy]:
