@@ -94,14 +94,14 @@ class RewardLaw(ABC):
 
     def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
         """Log-density of the reward under ``π0`` (continuous laws only)."""
-        raise NotImplementedError(f"{type(self).__name__} has no density; use atoms().")
+        raise TypeError(f"{type(self).__name__} is discrete and has no density; use atoms().")
 
     @property
     def support(self) -> tuple[float, float]:
         """``(lo, hi)``, the closed hull of the reward's support (may be infinite)."""
         pmf = self.atoms()
         if pmf is None:
-            raise NotImplementedError(f"{type(self).__name__} must define support.")
+            raise TypeError(f"{type(self).__name__} defines neither atoms() nor support: it cannot be integrated.")
         values, probs = pmf
         return float(values[probs > 0].min()), float(values[probs > 0].max())
 
