@@ -35,6 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESET_NUMPY = "2.0.2"
 # a theory chapter, and the enumerable language model (numpy only: the smoke tier of the LM part)
 CHAPTERS = ["objective", "enumerable-lm"]
+# [lm] chapters known not to run from the declared dependencies yet, with the open issue. The test
+# asserts they still fail, so fixing one fails this test until its entry is removed.
+NOT_COLAB_READY = {
+    "lm-lab": "issue 7: the task reward models (MiniLM, profanity-check, HateSonar, ROUGE) are not declared "
+    "dependencies of the package yet (they need an extra, and the MiniLM wheel a hub fallback)",
+}
 
 pytestmark = [
     pytest.mark.colab,
@@ -145,6 +151,10 @@ def test_lm_chapters_run_with_the_lm_extra(tmp_path_factory, monkeypatch):
     frozen = pip(venv, "freeze")
     assert re.search(r"^torch==2\.13\.0", frozen, re.M), "the [lm] install replaced the preinstalled torch"
     for slug in chapters:
+        if slug in NOT_COLAB_READY:
+            with pytest.raises(Exception):  # noqa: B017 - any failure; see NOT_COLAB_READY
+                run_chapter(venv, slug, folder, monkeypatch)
+            continue
         nb = run_chapter(venv, slug, folder, monkeypatch)
         assert next(c for c in nb.cells if c.cell_type == "code").outputs == []
     assert pip(venv, "freeze") == frozen
