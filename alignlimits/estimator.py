@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from alignlimits._roots import BudgetAtCeiling, root_of_decreasing
+from alignlimits._roots import BudgetAtCeiling, beta_for_budget
 from alignlimits._validation import as_betas, as_finite_array, as_kl_budgets, check_same_shape
 
 __all__ = [
@@ -484,19 +484,13 @@ def _solve_beta(g: _Groups, eps: float, ceiling: float) -> float:
             f"at most log n). The largest supportable budget is below {ceiling:.6g}; draw more "
             "samples per prompt (about e^budget times more) or ask for a smaller budget."
         )
-    sd = _pooled_sd(g)
-
-    def excess(log_beta: float) -> float:
-        return _mean_kl(g, math.exp(log_beta)) - eps
-
     try:
-        root = root_of_decreasing(excess, math.log(sd / math.sqrt(2 * eps)), lowest=math.log(sd) - 700)
+        return beta_for_budget(lambda beta: _mean_kl(g, beta), eps, _pooled_sd(g))
     except BudgetAtCeiling:
         raise ValueError(
             f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: no β > 0 "
             "is distinguishable from the greedy choice; ask for a smaller budget."
         ) from None
-    return math.exp(root)
 
 
 @dataclass(frozen=True)

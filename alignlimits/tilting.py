@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from alignlimits._roots import BudgetAtCeiling, root_of_decreasing
+from alignlimits._roots import BudgetAtCeiling, beta_for_budget
 from alignlimits._validation import (
     as_betas,
     as_discrete_problem,
@@ -304,16 +304,11 @@ def _solve_beta(p0: NDArray, r: NDArray, eps: float, ceiling: float) -> float:
             "Choose a smaller budget, or use max_gain() for the (greedy) constrained optimum."
         )
 
-    def excess(log_beta: float) -> float:
-        return float(frontier(p0, r, np.exp(log_beta)).kl[0]) - eps
-
-    # Start at the Gaussian guess β ≈ σ/sqrt(2ε).
     sd = float(np.sqrt(p0 @ (r - p0 @ r) ** 2))
     try:
-        root = root_of_decreasing(excess, np.log(sd / np.sqrt(2 * eps)), lowest=np.log(sd) - 700)
+        return beta_for_budget(lambda beta: float(frontier(p0, r, beta).kl[0]), eps, sd)
     except BudgetAtCeiling:
         raise BudgetAtCeiling(
             f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: "
             "no β > 0 is distinguishable from the greedy policy."
         ) from None
-    return float(np.exp(root))

@@ -46,7 +46,7 @@ from scipy import integrate, optimize
 from scipy.special import expit, lambertw, log_expit, logit, rel_entr
 
 from alignlimits import tilting
-from alignlimits._roots import BudgetAtCeiling, root_of_decreasing
+from alignlimits._roots import BudgetAtCeiling, beta_for_budget
 from alignlimits._validation import as_betas, as_finite_array, as_kl_budgets, as_probabilities, check_same_shape
 
 __all__ = [
@@ -135,17 +135,12 @@ class RewardLaw(ABC):
         return np.array([0.0 if e == 0 else float(self.frontier(self._beta_for_kl(e)).gain[0]) for e in budgets])
 
     def _beta_for_kl(self, eps: float) -> float:
-        # β = β_min + e^u maps u ∈ R onto the admissible β; KL falls strictly in u.
-        def excess(u: float) -> float:
-            return float(self.frontier(self.beta_min + np.exp(u)).kl[0]) - eps
-
         try:
-            u = root_of_decreasing(excess, float(np.log(self.std)), lowest=-745.0)
+            return beta_for_budget(lambda beta: float(self.frontier(beta).kl[0]), eps, self.std, beta_min=self.beta_min)
         except BudgetAtCeiling:
             raise ValueError(
                 f"KL budget {eps!r} is beyond what any β > {self.beta_min} reaches for {self!r}."
             ) from None
-        return self.beta_min + float(np.exp(u))
 
 
 def _check_n(n: int) -> int:
