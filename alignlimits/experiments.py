@@ -77,13 +77,18 @@ __all__ = [
     "SCHEMA_VERSION",
     "TASKS",
     "FrontierConfig",
+    "TaskInputs",
+    "environment",
     "frontier_config",
     "load_results",
+    "load_task",
     "main",
     "results_path",
     "run_frontier",
     "save_results",
+    "score",
     "validate_results",
+    "write_json_atomic",
 ]
 
 SCHEMA = "alignlimits.frontier"
@@ -177,36 +182,44 @@ def frontier_config(task: str, tier: str | None = None, **overrides: Any) -> Fro
 
 
 @dataclass
-class _Task:
+class TaskInputs:
+    """The first ``n_prompts`` inputs of a task, in the task's fixed order."""
+
     prompt_ids: list[str]
     requests: list[str]  # what the user asked (the chat turn's content)
     references: list[str]  # summarization references ("" for safety)
 
 
-def _load_task(config: FrontierConfig) -> _Task:
+def load_task(task: str, n_prompts: int, max_document_words: int | None = None) -> TaskInputs:
+    """The inputs of ``task``: HarmBench behaviours (safety) or docstring documents (summarization).
+
+    Summarization documents are cut to ``max_document_words`` words when given.
+    """
     from alignlimits.tasks import data
 
-    if config.task == "safety":
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
+    if task == "safety":
         rows = data.harmbench_behaviors()
-        if config.n_prompts > len(rows):
-            raise ValueError(f"n_prompts={config.n_prompts} but HarmBench has {len(rows)} standard behaviours.")
-        rows = rows[: config.n_prompts]
-        return _Task([r.behavior_id for r in rows], [r.behavior for r in rows], [""] * len(rows))
+        if n_prompts > len(rows):
+            raise ValueError(f"n_prompts={n_prompts} but HarmBench has {len(rows)} standard behaviours.")
+        rows = rows[:n_prompts]
+        return TaskInputs([r.behavior_id for r in rows], [r.behavior for r in rows], [""] * len(rows))
     from alignlimits.tasks import summarization
 
     pairs = data.docstring_pairs()
-    if config.n_prompts > len(pairs):
-        raise ValueError(f"n_prompts={config.n_prompts} but only {len(pairs)} docstring pairs are available.")
-    pairs = pairs[: config.n_prompts]
-    docs = [
-        " ".join(p.document.split()[: config.max_document_words]) if config.max_document_words else p.document
-        for p in pairs
-    ]
-    return _Task([p.source for p in pairs], [summarization.instruction(d) for d in docs], [p.summary for p in pairs])
+    if n_prompts > len(pairs):
+        raise ValueError(f"n_prompts={n_prompts} but only {len(pairs)} docstring pairs are available.")
+    pairs = pairs[:n_prompts]
+    docs = [" ".join(p.document.split()[:max_document_words]) if max_document_words else p.document for p in pairs]
+    return TaskInputs(
+        [p.source for p in pairs], [summarization.instruction(d) for d in docs], [p.summary for p in pairs]
+    )
 
 
-def _score(config: FrontierConfig, requests: list[str], references: list[str], texts: list[str]) -> tuple:
-    if config.task == "safety":
+def score(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> tuple:
+    """``(reward, judge)`` of completions ``texts`` answering ``requests`` (float64 arrays, one per text)."""
+    if task == "safety":
         from alignlimits.tasks import safety
 
         return safety.reward(texts), safety.judge(requests, texts)
@@ -251,6 +264,18 @@ def _hardware() -> dict[str, Any]:
     }
 
 
+def environment() -> dict[str, Any]:
+    """Where and with what a result was computed: git sha and dirtiness, UTC date, hardware, library versions."""
+    sha = _git("rev-parse", "HEAD")
+    return {
+        "git_sha": sha or "unknown",
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if sha else False,
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "hardware": _hardware(),
+        "versions": _versions(),
+    }
+
+
 # ---------------------------------------------------------------------------- the run
 
 
@@ -264,7 +289,7 @@ def _work_dir(config: FrontierConfig, work_dir: str | Path | None) -> Path:
     return path
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
+def write_json_atomic(path: Path, obj: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -275,7 +300,7 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
         raise
 
 
-def _run_batch(config: FrontierConfig, model: Any, tokenizer: Any, task: _Task, rows: range, seed: int) -> dict:
+def _run_batch(config: FrontierConfig, model: Any, tokenizer: Any, task: TaskInputs, rows: range, seed: int) -> dict:
     from alignlimits.lm import sampling
     from alignlimits.tasks import safety
 
@@ -302,8 +327,8 @@ def _run_batch(config: FrontierConfig, model: Any, tokenizer: Any, task: _Task, 
     )
     texts = samples.texts(tokenizer)
     owner = samples.prompt_index.tolist()
-    reward, judge = _score(
-        config, [requests[k] for k in owner], [task.references[rows[k]] for k in owner], texts
+    reward, judge = score(
+        config.task, [requests[k] for k in owner], [task.references[rows[k]] for k in owner], texts
     )
     shape = (len(rows), config.n_samples)
     logprob = samples.logprobs.sum(dim=1).numpy()
@@ -339,7 +364,7 @@ def run_frontier(
 
     folder = _work_dir(config, work_dir)
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
-    task = _load_task(config)
+    task = load_task(config.task, config.n_prompts, config.max_document_words)
     starts = list(range(0, config.n_prompts, config.prompts_per_batch))
     seeds = np.random.SeedSequence(config.seed).spawn(len(starts))
     done = {b for b in range(len(starts)) if (folder / f"batch-{b:04d}.json").is_file()}
@@ -361,14 +386,14 @@ def run_frontier(
         out = _run_batch(config, model, tokenizer, task, rows, int(seeds[b].generate_state(1)[0]))
         out["wall_time_s"] = time.perf_counter() - began
         out["session"] = os.getpid()
-        _write_json_atomic(folder / f"batch-{b:04d}.json", out)
+        write_json_atomic(folder / f"batch-{b:04d}.json", out)
         new += 1
         bar.update(1)
     bar.close()
     return _assemble(config, task, folder, len(starts))
 
 
-def _assemble(config: FrontierConfig, task: _Task, folder: Path, n_batches: int) -> dict[str, Any]:
+def _assemble(config: FrontierConfig, task: TaskInputs, folder: Path, n_batches: int) -> dict[str, Any]:
     batches = [json.loads((folder / f"batch-{b:04d}.json").read_text()) for b in range(n_batches)]
     cat = {k: [row for batch in batches for row in batch[k]] for k in ("reward", "judge", "length", "logprob", "texts")}
     reward = np.asarray(cat["reward"])
@@ -384,7 +409,7 @@ def _assemble(config: FrontierConfig, task: _Task, folder: Path, n_batches: int)
                     "judge": cat["judge"][i][j],
                 }
             )
-    sha = _git("rev-parse", "HEAD")
+    env = environment()
     results = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -392,14 +417,12 @@ def _assemble(config: FrontierConfig, task: _Task, folder: Path, n_batches: int)
         "tier": config.tier,
         "config": dataclasses.asdict(config),
         "provenance": {
-            "git_sha": sha or "unknown",
-            "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if sha else False,
-            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            **{k: env[k] for k in ("git_sha", "git_dirty", "date")},
             "wall_time_s": float(sum(b["wall_time_s"] for b in batches)),
             "sessions": len({b["session"] for b in batches}),
             "tokens_generated": int(sum(b["tokens"] for b in batches)),
-            "hardware": _hardware(),
-            "versions": _versions(),
+            "hardware": env["hardware"],
+            "versions": env["versions"],
             "seeds": {"seed": config.seed, "batch_seeds": f"numpy SeedSequence(seed).spawn({n_batches})"},
         },
         "prompt_ids": task.prompt_ids,
@@ -533,8 +556,20 @@ def load_results(task: str, tier: str = "full", *, path: str | Path | None = Non
 # ---------------------------------------------------------------------------- command line
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m alignlimits.experiments frontier --task T --tier TIER [...]``."""
+def _numbers(kind: type) -> Any:
+    def parse(text: str) -> list:
+        try:
+            values = [kind(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("expected at least one number")
+        return values
+
+    return parse
+
+
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m alignlimits.experiments",
         description="Run the language-model experiments of the book (resumable; results with provenance).",
@@ -560,10 +595,84 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--output", default=None, help="results file (default: the package's results/; with overrides: the work folder)"
     )
     fr.add_argument("--stop-after", type=int, default=None, help="stop after this many new batches (resume later)")
-    args = parser.parse_args(argv)
-    given = {"model": args.model, "n_prompts": args.n_prompts, "n_samples": args.n_samples, "seed": args.seed}
-    overrides = {k: v for k, v in given.items() if v is not None}
+
+    from alignlimits.rl import lm_runs
+
+    rl = sub.add_parser(
+        "rl",
+        help="train PPO/GRPO on a task for a sweep of KL coefficients and seeds, evaluate, save a results JSON",
+        description=(
+            "Fine-tune the task's base policy (the frontier experiment's model, prompts and temperature) with "
+            "PPO and/or GRPO, one run per method x KL coefficient x seed, evaluate each final policy (reward, "
+            "judge, exact sequence KL) and add it to the results JSON. Checkpoints every few steps; run the "
+            "same command again to resume."
+        ),
+    )
+    rl.add_argument("--task", choices=TASKS, required=True)
+    rl.add_argument("--tier", choices=TIERS, default=None, help="default: $ALIGNLIMITS_TIER or 'default'")
+    methods_help = f"comma-separated, from {','.join(lm_runs.METHODS)} (default: all)"
+    rl.add_argument("--methods", type=lambda t: t.split(","), default=list(lm_runs.METHODS), help=methods_help)
+    coefs_help = "comma-separated KL coefficients (default: each method's sweep, lm_runs.SWEEP_KL_COEFS)"
+    rl.add_argument("--kl-coefs", type=_numbers(float), default=None, help=coefs_help)
+    rl.add_argument("--seeds", type=_numbers(int), default=list(lm_runs.SWEEP_SEEDS), help="comma-separated seeds")
+    rl.add_argument("--lr", type=float, default=None, help="override the tuned learning rate")
+    rl.add_argument(
+        "--tune",
+        action="store_true",
+        help="run the learning-rate tuning grid instead (lm_runs.TUNING_LRS, or --lrs) into the tuning file",
+    )
+    rl.add_argument("--lrs", type=_numbers(float), default=None, help="the tuning grid (with --tune)")
+    rl.add_argument("--steps", type=int, default=None, help="override the tier's number of steps")
+    rl.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
+    rl.add_argument("--output", default=None, help="results file (default: the package's results/rl-TASK-TIER.json)")
+    rl.add_argument("--stop-after", type=int, default=None, help="stop after this many new training steps")
+    return parser
+
+
+def _main_rl(args: argparse.Namespace) -> int:
+    from alignlimits.rl import lm_runs
+
+    unknown = sorted(set(args.methods) - set(lm_runs.METHODS))
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {lm_runs.METHODS}.")
+    if args.tune:
+        steps = {"steps": args.steps} if args.steps is not None else {}
+        lrs = args.lrs or lm_runs.TUNING_LRS
+        configs = [c for m in args.methods for c in lm_runs.tuning_configs(args.task, m, args.tier, lrs, **steps)]
+        output = args.output or (lm_runs.tuning_path(args.task, configs[0].tier) if not steps else None)
+        if output is None:
+            output = Path(args.work_dir or ".") / f"rl-{args.task}-{configs[0].tier}-tuning-custom.json"
+        runs = lm_runs.sweep(configs, work_dir=args.work_dir, output=output, stop_after=args.stop_after)
+        print(f"{len(runs)} of {len(configs)} tuning runs finished; results in {output}")
+        return 0
+    overrides = {k: v for k, v in {"lr": args.lr, "steps": args.steps}.items() if v is not None}
+    configs = [
+        lm_runs.run_config(args.task, method, beta, seed, args.tier, **overrides)
+        for seed in args.seeds  # seed-major: an interrupted sweep already covers every method and β
+        for method in args.methods
+        for beta in (args.kl_coefs or lm_runs.SWEEP_KL_COEFS[method])
+    ]
+    output = args.output
+    if output is None and overrides:  # a non-standard config never enters the package's results
+        output = Path(args.work_dir or ".") / f"rl-{args.task}-{configs[0].tier}-custom.json"
+    runs = lm_runs.sweep(configs, work_dir=args.work_dir, output=output, stop_after=args.stop_after)
+    finished = {lm_runs.LMRunConfig(**r["config"]).key() for r in runs}
+    todo = [c for c in configs if c.key() not in finished]
+    path = output or lm_runs.results_path(args.task, configs[0].tier)
+    print(f"{len(configs) - len(todo)} of {len(configs)} runs finished; results in {path}")
+    if todo:
+        print("stopped early; run the same command again to resume.", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m alignlimits.experiments {frontier,rl} --task T --tier TIER [...]``."""
+    args = _build_parser().parse_args(argv)
     try:
+        if args.command == "rl":
+            return _main_rl(args)
+        given = {"model": args.model, "n_prompts": args.n_prompts, "n_samples": args.n_samples, "seed": args.seed}
+        overrides = {k: v for k, v in given.items() if v is not None}
         config = frontier_config(args.task, args.tier, **overrides)
         results = run_frontier(config, work_dir=args.work_dir, stop_after=args.stop_after)
     except (ValueError, FileNotFoundError, OSError) as err:

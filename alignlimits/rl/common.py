@@ -49,12 +49,15 @@ __all__ = [
     "entropy_per_token",
     "kl_penalty",
     "learning_rate",
+    "load_trainable_state",
     "masked_mean",
     "micro_batches",
     "minibatches",
     "rollout_metrics",
     "step_rng",
     "train",
+    "trainable_state",
+    "validate_optimisation",
     "whiten",
 ]
 
@@ -297,6 +300,44 @@ def rollout_metrics(
         judge = lmkl.summarize(check_rewards(judge_scores, len(rollout)), "judge")
         out["judge"], out["judge_se"] = judge.mean, judge.stderr
     return out
+
+
+# ---------------------------------------------------------------------------- configs and checkpoints
+
+
+def validate_optimisation(config: Any) -> None:
+    """Checks every algorithm config shares: loss aggregation, positive sizes, ``lr > 0``, KL coefficients ≥ 0."""
+    if config.loss_aggregation not in AGGREGATIONS:
+        raise ValueError(f"loss_aggregation must be one of {AGGREGATIONS}; got {config.loss_aggregation!r}.")
+    if min(config.steps, config.epochs, config.minibatches, config.micro_batches) < 1 or not config.lr > 0:
+        raise ValueError("steps, epochs, minibatches, micro_batches must be >= 1 and lr > 0.")
+    if not 0 < config.lr_final_fraction <= 1:
+        raise ValueError(f"lr_final_fraction must lie in (0, 1]; got {config.lr_final_fraction!r}.")
+    if config.max_grad_norm is not None and not config.max_grad_norm > 0:
+        raise ValueError(f"max_grad_norm must be > 0 or None; got {config.max_grad_norm!r}.")
+
+
+def trainable_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the parameters that train (``requires_grad``): all a checkpoint needs.
+
+    Frozen parameters never change, so a checkpoint of a language model that trains its
+    last blocks stays small (megabytes, not the whole model).
+    """
+    return {name: p.detach().clone() for name, p in module.named_parameters() if p.requires_grad}
+
+
+def load_trainable_state(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Restore :func:`trainable_state` into ``module``; the trainable parameter names must match exactly."""
+    params = {name: p for name, p in module.named_parameters() if p.requires_grad}
+    if set(state) != set(params):
+        missing, extra = sorted(set(params) - set(state)), sorted(set(state) - set(params))
+        raise ValueError(
+            f"the checkpoint's trainable parameters do not match the policy's (missing {missing[:3]}, "
+            f"unexpected {extra[:3]}); it was written for another model or another choice of trained layers."
+        )
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
 
 
 # ---------------------------------------------------------------------------- runs

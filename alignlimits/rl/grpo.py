@@ -60,8 +60,7 @@ class GRPOConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.loss_aggregation not in common.AGGREGATIONS:
-            raise ValueError(f"loss_aggregation must be one of {common.AGGREGATIONS}; got {self.loss_aggregation!r}.")
+        common.validate_optimisation(self)
         if self.kl_estimator not in common.KL_ESTIMATORS:
             raise ValueError(f"kl_estimator must be one of {common.KL_ESTIMATORS}; got {self.kl_estimator!r}.")
         if self.kl_level not in ("token", "sequence"):
@@ -70,8 +69,8 @@ class GRPOConfig:
             raise ValueError("kl_coef and kl_in_reward must be >= 0 (0 turns the term off).")
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2 (advantages are relative to the group); got {self.group_size}.")
-        if min(self.steps, self.groups, self.epochs, self.minibatches, self.micro_batches) < 1 or not self.lr > 0:
-            raise ValueError("steps, groups, epochs, minibatches, micro_batches must be >= 1 and lr > 0.")
+        if self.groups < 1:
+            raise ValueError(f"groups must be >= 1; got {self.groups}.")
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, *, scale: bool, eps: float = 1e-4) -> torch.Tensor:
@@ -189,7 +188,7 @@ class GRPO:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "policy": self.policy.state_dict(),
+            "policy": common.trainable_state(self.policy),
             "optimizer": self.optimizer.state_dict(),
             "config": asdict(self.config),
         }
@@ -197,5 +196,5 @@ class GRPO:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["config"] != asdict(self.config):
             raise ValueError("the checkpoint was written with a different GRPOConfig; use a new checkpoint path.")
-        self.policy.load_state_dict(state["policy"])
+        common.load_trainable_state(self.policy, state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -59,14 +59,13 @@ class PPOConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.loss_aggregation not in common.AGGREGATIONS:
-            raise ValueError(f"loss_aggregation must be one of {common.AGGREGATIONS}; got {self.loss_aggregation!r}.")
+        common.validate_optimisation(self)
         if self.kl_coef < 0 or (self.kl_target is not None and not self.kl_target > 0):
             raise ValueError("kl_coef must be >= 0 and kl_target, when given, > 0.")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise ValueError(f"gamma and lam must lie in [0, 1]; got {self.gamma}, {self.lam}.")
-        if min(self.steps, self.batch_size, self.epochs, self.minibatches, self.micro_batches) < 1 or not self.lr > 0:
-            raise ValueError("steps, batch_size, epochs, minibatches, micro_batches must be >= 1 and lr > 0.")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {self.batch_size}.")
 
 
 class AdaptiveKLController:
@@ -216,7 +215,7 @@ class PPO:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "policy": self.policy.state_dict(),
+            "policy": common.trainable_state(self.policy),
             "optimizer": self.optimizer.state_dict(),
             "kl_coef": self.kl_controller.value,
             "config": asdict(self.config),
@@ -225,6 +224,6 @@ class PPO:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["config"] != asdict(self.config):
             raise ValueError("the checkpoint was written with a different PPOConfig; use a new checkpoint path.")
-        self.policy.load_state_dict(state["policy"])
+        common.load_trainable_state(self.policy, state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.kl_controller.value = float(state["kl_coef"])

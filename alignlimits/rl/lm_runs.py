@@ -1,0 +1,667 @@
+r"""PPO and GRPO on the language-model tasks, evaluated on the KL–reward plane.
+
+A run fine-tunes the base policy of a task's frontier experiment — the same model,
+temperature, prompts and completion length (:func:`alignlimits.experiments.frontier_config`),
+so its points and the estimated frontier describe the same ``π0`` — with one KL
+coefficient ``β``, then **evaluates** the final policy: ``eval_samples`` completions for
+*every* prompt, scored by the reward and by the held-out judge, with the sequence KL to
+``π0`` computed exactly per position over the whole vocabulary along each sample (and
+k1, k3 for comparison). Methods, as the literature runs them:
+
+* ``"ppo"`` — :class:`~alignlimits.rl.ppo.PPO`: the penalty ``β (ℓ − ℓ_ref)`` in every
+  token's reward (fixed ``β``), a value head on the last hidden state, GAE, whitened
+  advantages, token-mean loss; its fixed point is ``π_β``.
+* ``"grpo"`` — :class:`~alignlimits.rl.grpo.GRPO` as in the GRPO paper: group-std
+  normalised advantages, per-sequence-mean loss, and ``β`` times the k3 estimator per
+  token as a *loss* term (whose fixed point is not ``π_β``; see the RL chapter).
+
+Only the last ``trainable_blocks`` transformer blocks and the final norm train (the
+embeddings, tied to the output layer, stay frozen); the chapters say so.
+
+**Resuming.** Each run has a work folder ``<cache>/runs/rl-<task>-<tier>-<method>-<hash>/``
+with a checkpoint of the trained parameters and optimiser every ``checkpoint_every``
+steps (:func:`alignlimits.rl.common.train`); a finished run writes ``run.json`` there.
+Running the same command again resumes an unfinished run and skips finished ones. A
+sweep (:func:`sweep`) adds every finished run to the task's results file at once, so an
+interrupted sweep loses at most the steps since the last checkpoint.
+
+**Results schema** (:func:`validate_results`, version :data:`SCHEMA_VERSION`)::
+
+    {"schema": "alignlimits.rl", "schema_version": 1, "task": str, "tier": str,
+     "runs": [{"config": {... every LMRunConfig field ...},
+               "history": [{"step", "reward", "kl_exact", "kl_k1", "kl_k3", "judge", ...}] * steps,
+               "eval": {"prompt_index": [int] * E, "reward": [float] * E, "judge": [float] * E,
+                        "kl_exact": [float] * E, "kl_k1": [float] * E, "kl_k3": [float] * E,
+                        "length": [int] * E, "examples": [{"prompt_index", "text", "reward", "judge"}]},
+               "provenance": {"git_sha", "git_dirty", "date", "hardware", "versions",
+                              "wall_time_s", "train_time_s", "eval_time_s", "sessions",
+                              "samples_trained": int}}]}
+
+``E = n_prompts · eval_samples``; the eval arrays hold one value per evaluation sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from alignlimits import experiments
+from alignlimits.lm import kl as lmkl
+from alignlimits.rl import common, grpo, ppo
+from alignlimits.rl.policies import CausalLMPolicy, Rollout, token_logprobs
+from alignlimits.tiers import TIERS, by_tier
+
+__all__ = [
+    "METHODS",
+    "SCHEMA_VERSION",
+    "SWEEP_KL_COEFS",
+    "SWEEP_SEEDS",
+    "TUNING_LRS",
+    "TUNING_SEED",
+    "LMRunConfig",
+    "TaskScorer",
+    "build",
+    "choose_lr",
+    "evaluate",
+    "last_blocks",
+    "load_results",
+    "results_path",
+    "run",
+    "run_config",
+    "save_results",
+    "summarize_run",
+    "sweep",
+    "tuned_lr",
+    "tuning_configs",
+    "tuning_path",
+    "validate_results",
+]
+
+METHODS = ("ppo", "grpo")
+SCHEMA = "alignlimits.rl"
+SCHEMA_VERSION = 1
+_N_EXAMPLES = 4
+
+
+@dataclass(frozen=True)
+class LMRunConfig:
+    """Everything that determines one run's numbers (hashed to name its work folder).
+
+    Attributes
+    ----------
+    task, tier, method : what runs (``method`` in :data:`METHODS`).
+    kl_coef : ``β`` (PPO: in the reward; GRPO: of the k3 loss term).
+    seed : the run's seed (prompts, samples and minibatches of step ``k`` derive from it).
+    lr, steps : Adam learning rate (constant) and optimisation steps.
+    model, n_prompts, temperature, max_new_tokens, max_document_words, model_seed,
+    scoring_version : the base policy, prompts and scoring — copied from the task's
+        frontier config, so ``π0`` is the frontier's.
+    samples_per_step : completions sampled per step (GRPO: ``groups × group_size``).
+    group_size : GRPO's completions per prompt.
+    epochs, minibatches : passes over each batch and optimiser steps per pass.
+    micro_batch_size : rows per forward/backward pass (memory: the log-probs are ``(B, T, V)``).
+    trainable_blocks : the last blocks that train (:func:`last_blocks`).
+    max_grad_norm : gradient clipping.
+    eval_samples : evaluation completions per prompt; ``eval_seed`` seeds them (the same
+        for every run, so runs are compared on common random numbers).
+    checkpoint_every : steps between checkpoints.
+    """
+
+    task: str
+    tier: str
+    method: str
+    kl_coef: float
+    seed: int
+    lr: float
+    steps: int
+    model: str
+    n_prompts: int
+    temperature: float
+    max_new_tokens: int
+    max_document_words: int | None
+    model_seed: int
+    scoring_version: int
+    samples_per_step: int = 16
+    group_size: int = 4
+    epochs: int = 1
+    minibatches: int = 1
+    micro_batch_size: int = 4
+    trainable_blocks: int = 2
+    max_grad_norm: float = 1.0
+    eval_samples: int = 2
+    eval_seed: int = 31337
+    checkpoint_every: int = 2
+
+    def __post_init__(self) -> None:
+        if self.task not in experiments.TASKS:
+            raise ValueError(f"task must be one of {experiments.TASKS}; got {self.task!r}.")
+        if self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {TIERS}; got {self.tier!r}.")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}.")
+        if not (np.isfinite(self.kl_coef) and self.kl_coef > 0):
+            raise ValueError(f"kl_coef must be a finite number > 0; got {self.kl_coef!r}.")
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0; got {self.lr!r}.")
+        for name in ("steps", "samples_per_step", "group_size", "epochs", "minibatches", "micro_batch_size",
+                     "trainable_blocks", "eval_samples", "checkpoint_every"):  # fmt: skip
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if self.method == "grpo" and self.samples_per_step % self.group_size:
+            raise ValueError(
+                f"samples_per_step={self.samples_per_step} must be a multiple of group_size={self.group_size}."
+            )
+        per_minibatch, rest = divmod(self.samples_per_step, self.minibatches)
+        if rest or per_minibatch % self.micro_batch_size:
+            raise ValueError(
+                f"samples_per_step={self.samples_per_step} must split into {self.minibatches} minibatches of "
+                f"micro-batches of {self.micro_batch_size} rows."
+            )
+
+    def key(self) -> str:
+        """A short hash of every field: runs with the same key produce the same numbers."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+#: The sweep of the full tier: KL coefficients per method (PPO: β of the penalty in the reward, on the
+#: scale of the rewards; GRPO: β of the k3 loss term, on the scale of the group-normalised advantages)
+#: and seeds.
+SWEEP_KL_COEFS: dict[str, tuple[float, ...]] = {"ppo": (0.01, 0.03, 0.1), "grpo": (0.01, 0.04, 0.16)}
+SWEEP_SEEDS: tuple[int, ...] = (1, 2)
+#: Learning-rate tuning (:func:`tuning_configs`, :func:`tuned_lr`): this grid, at each method's middle KL
+#: coefficient, on a seed the sweep never uses, evaluated with one sample per prompt.
+TUNING_LRS: tuple[float, ...] = (3e-5, 1e-4, 3e-4)
+TUNING_SEED = 0
+
+
+def run_config(
+    task: str, method: str, kl_coef: float, seed: int, tier: str | None = None, **overrides: Any
+) -> LMRunConfig:
+    """The config of one run of ``method`` on ``task`` at ``tier`` (``ALIGNLIMITS_TIER`` when None)."""
+    from alignlimits.tiers import current_tier
+
+    tier = current_tier() if tier is None else tier
+    fr = experiments.frontier_config(task, tier)
+    base: dict[str, Any] = {
+        "task": task,
+        "tier": tier,
+        "method": method,
+        "kl_coef": float(kl_coef),
+        "seed": int(seed),
+        "lr": 1e-3 if tier == "smoke" else None,
+        "steps": by_tier(smoke=2, default=4, full=12, tier=tier),
+        "model": fr.model,
+        "n_prompts": fr.n_prompts,
+        "temperature": fr.temperature,
+        "max_new_tokens": fr.max_new_tokens,
+        "max_document_words": fr.max_document_words,
+        "model_seed": fr.seed,
+        "scoring_version": fr.scoring_version,
+        "samples_per_step": by_tier(smoke=4, default=16, full=16, tier=tier),
+        "group_size": by_tier(smoke=2, default=4, full=4, tier=tier),
+        "micro_batch_size": by_tier(smoke=2, default=4, full=4, tier=tier),
+        "trainable_blocks": by_tier(smoke=1, default=2, full=2, tier=tier),
+        "epochs": 2 if method == "ppo" else 1,
+        "minibatches": 2 if method == "ppo" else 1,
+        "checkpoint_every": by_tier(smoke=1, default=2, full=2, tier=tier),
+    }
+    base.update(overrides)
+    if base["lr"] is None:
+        base["lr"] = tuned_lr(task, method)
+    return LMRunConfig(**base)
+
+
+def tuning_configs(task: str, method: str, tier: str | None = None, lrs: Sequence[float] = TUNING_LRS,
+                   **overrides: Any) -> list[LMRunConfig]:  # fmt: skip
+    """The tuning runs of ``method`` on ``task``: one per learning rate, middle β, seed :data:`TUNING_SEED`."""
+    coefs = SWEEP_KL_COEFS[method]
+    return [
+        run_config(task, method, coefs[len(coefs) // 2], TUNING_SEED, tier, lr=float(lr), eval_samples=1, **overrides)
+        for lr in lrs
+    ]
+
+
+def tuning_path(task: str, tier: str = "full") -> Path:
+    """Where the package keeps the learning-rate tuning runs of ``task``."""
+    return results_path(task, tier).with_name(f"rl-{task}-{tier}-tuning.json")
+
+
+def choose_lr(runs: Sequence[dict[str, Any]], method: str, kl_limit: float) -> float:
+    """The tuning rule: the learning rate whose run reached the highest evaluated reward, among the runs
+    of ``method`` whose evaluated sequence KL stayed below ``kl_limit`` (where the frontier is estimable).
+    """
+    scored = [(summarize_run(r), r["config"]["lr"]) for r in runs if r["config"]["method"] == method]
+    eligible = [(s["reward"], lr) for s, lr in scored if s["kl_exact"] <= kl_limit]
+    if not eligible:
+        raise ValueError(
+            f"no {method} tuning run stayed below KL {kl_limit:.2f} nats; add smaller learning rates to the grid."
+        )
+    return max(eligible)[1]
+
+
+def tuned_lr(task: str, method: str, *, path: str | Path | None = None) -> float:
+    """The learning rate :func:`choose_lr` picks from the committed full-tier tuning runs of ``task``.
+
+    The KL limit is ``log n`` for the ``n`` base samples per prompt of the task's frontier
+    results: beyond it the frontier cannot be estimated from those samples.
+    """
+    target = Path(path) if path is not None else tuning_path(task)
+    if not target.is_file():
+        raise FileNotFoundError(
+            f"no learning-rate tuning runs at {target}. Run `python -m alignlimits.experiments rl --tune "
+            f"--task {task} --tier full` first, or pass lr= explicitly."
+        )
+    runs = load_results(task, "full", path=target)["runs"]
+    n_samples = experiments.load_results(task, "full")["config"]["n_samples"]
+    return choose_lr(runs, method, float(np.log(n_samples)))
+
+
+# ---------------------------------------------------------------------------- building a run
+
+
+def last_blocks(model: Any, k: int) -> Callable[[str], bool]:
+    """A parameter-name predicate selecting the last ``k`` transformer blocks and the final norm.
+
+    Works for Llama-style (``model.layers.i``, ``model.norm``) and GPT-2-style
+    (``transformer.h.i``, ``transformer.ln_f``) models; embeddings and a tied output layer
+    are never selected.
+    """
+    cfg = model.config
+    n_layers = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layer", None)
+    if n_layers is None:
+        raise ValueError("cannot find the number of layers in the model config (num_hidden_layers or n_layer).")
+    if not 1 <= k <= n_layers:
+        raise ValueError(f"trainable_blocks must be in 1..{n_layers}; got {k}.")
+    block = re.compile(r"(?:^|\.)(?:layers|h)\.(\d+)\.")
+    final_norms = ("model.norm.", "transformer.ln_f.")
+
+    def trainable(name: str) -> bool:
+        match = block.search(name)
+        if match:
+            return int(match.group(1)) >= n_layers - k
+        return name.startswith(final_norms)
+
+    return trainable
+
+
+class TaskScorer:
+    """Reward and judge of a rollout's completions (computed once per rollout, both at once).
+
+    Parameters
+    ----------
+    task : ``"safety"`` or ``"summarization"``.
+    inputs : the task's :class:`~alignlimits.experiments.TaskInputs` (indexed by the rollout's prompt index).
+    tokenizer : decodes the completions.
+    """
+
+    def __init__(self, task: str, inputs: experiments.TaskInputs, tokenizer: Any) -> None:
+        self.task, self.inputs, self.tokenizer = task, inputs, tokenizer
+        self._last: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def texts(self, rollout: Rollout) -> list[str]:
+        return rollout.context.texts(self.tokenizer)
+
+    def scores(self, rollout: Rollout) -> tuple[np.ndarray, np.ndarray]:
+        """``(reward, judge)``, float64 arrays of shape ``(B,)``."""
+        if self._last is not None and self._last[0] == id(rollout):
+            return self._last[1], self._last[2]
+        owner = rollout.prompt_index.tolist()
+        reward, judge = experiments.score(
+            self.task,
+            [self.inputs.requests[i] for i in owner],
+            [self.inputs.references[i] for i in owner],
+            self.texts(rollout),
+        )
+        reward, judge = np.asarray(reward, dtype=np.float64), np.asarray(judge, dtype=np.float64)
+        self._last = (id(rollout), reward, judge)
+        return reward, judge
+
+    def reward(self, rollout: Rollout) -> torch.Tensor:
+        return torch.as_tensor(self.scores(rollout)[0])
+
+    def judge(self, rollout: Rollout) -> torch.Tensor:
+        return torch.as_tensor(self.scores(rollout)[1])
+
+
+def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO, TaskScorer]:
+    """``(policy, reference, algorithm, scorer)`` of a run, the policy equal to the base model."""
+    from alignlimits.lm.models import load_model
+    from alignlimits.tasks.safety import chat_prompts
+
+    model, tokenizer = load_model(config.model, seed=config.model_seed, progress=False)
+    inputs = experiments.load_task(config.task, config.n_prompts, config.max_document_words)
+    policy = CausalLMPolicy(
+        model,
+        chat_prompts(tokenizer, inputs.requests),
+        temperature=config.temperature,
+        max_new_tokens=config.max_new_tokens,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        value_head=config.method == "ppo",
+        trainable=last_blocks(model, config.trainable_blocks),
+    )
+    reference = policy.frozen_copy()
+    scorer = TaskScorer(config.task, inputs, tokenizer)
+    micro = config.samples_per_step // config.minibatches // config.micro_batch_size
+    shared = dict(
+        steps=config.steps,
+        lr=config.lr,
+        epochs=config.epochs,
+        minibatches=config.minibatches,
+        micro_batches=micro,
+        max_grad_norm=config.max_grad_norm,
+        seed=config.seed,
+    )
+    if config.method == "ppo":
+        cfg = ppo.PPOConfig(batch_size=config.samples_per_step, kl_coef=config.kl_coef, **shared)
+        algorithm: grpo.GRPO | ppo.PPO = ppo.PPO(policy, reference, scorer.reward, cfg, judge_fn=scorer.judge)
+    else:
+        cfg_g = grpo.GRPOConfig(
+            groups=config.samples_per_step // config.group_size,
+            group_size=config.group_size,
+            kl_coef=config.kl_coef,
+            kl_estimator="k3",
+            kl_level="token",
+            scale_rewards=True,
+            loss_aggregation="sequence_mean",
+            **shared,
+        )
+        algorithm = grpo.GRPO(policy, reference, scorer.reward, cfg_g, judge_fn=scorer.judge)
+    return policy, reference, algorithm, scorer
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+@torch.no_grad()
+def evaluate(
+    policy: CausalLMPolicy,
+    reference: CausalLMPolicy,
+    scorer: TaskScorer,
+    *,
+    samples_per_prompt: int,
+    seed: int,
+    batch_size: int = 32,
+    micro_batch_size: int = 4,
+    progress: bool = False,
+) -> dict[str, Any]:
+    r"""Sample ``samples_per_prompt`` completions of every prompt from ``policy`` and score them.
+
+    Returns per-sample lists (see the module docstring): reward, judge, the exact sequence
+    KL ``Σ_t KL(π(·|y_{<t})‖π_ref(·|y_{<t}))`` along each sample, k1 ``Σ_t (ℓ_t − ℓ_ref,t)``
+    and k3, the length, and a few example completions.
+    """
+    from tqdm.auto import tqdm
+
+    index = torch.arange(policy.num_prompts).repeat_interleave(samples_per_prompt)
+    out: dict[str, list] = {k: [] for k in ("prompt_index", "reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length")}
+    texts: list[str] = []
+    chunks = list(index.split(batch_size))
+    for c, rows in enumerate(tqdm(chunks, desc="evaluate", disable=not progress)):
+        rollout = policy.rollout(rows, seed=seed + c)
+        reward, judge = scorer.scores(rollout)
+        texts += scorer.texts(rollout)
+        for micro in torch.arange(len(rollout)).split(micro_batch_size):
+            sub = rollout.select(micro)
+            p_out, q_out = policy(sub), reference(sub)
+            lp, lq = token_logprobs(p_out.logprobs, sub).cpu(), token_logprobs(q_out.logprobs, sub).cpu()
+            exact = lmkl.per_token_kl(p_out.logprobs, q_out.logprobs).cpu()
+            out["kl_exact"] += lmkl.masked_sum(exact, sub.mask).tolist()
+            out["kl_k1"] += lmkl.k1_per_sequence(lp, lq, sub.mask).tolist()
+            out["kl_k3"] += lmkl.k3_per_sequence(lp, lq, sub.mask).tolist()
+        out["prompt_index"] += rows.tolist()
+        out["reward"] += reward.tolist()
+        out["judge"] += judge.tolist()
+        out["length"] += rollout.lengths.tolist()
+    reward = np.asarray(out["reward"])
+    best, worst = int(np.argmax(reward)), int(np.argmin(reward))
+    out["examples"] = [
+        {"prompt_index": out["prompt_index"][i], "text": texts[i], "reward": out["reward"][i], "judge": out["judge"][i]}
+        for i in dict.fromkeys([best, worst, *range(min(_N_EXAMPLES - 2, len(texts)))])
+    ]
+    return out
+
+
+def summarize_run(run_result: dict[str, Any]) -> dict[str, float]:
+    """Means and standard errors of a finished run's evaluation (standard errors over samples)."""
+    ev = run_result["eval"]
+    summary: dict[str, float] = {}
+    for name in ("reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length"):
+        x = np.asarray(ev[name], dtype=np.float64)
+        summary[name] = float(x.mean())
+        summary[name + "_se"] = float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+    return summary
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def _work_dir(config: LMRunConfig, work_dir: str | Path | None) -> Path:
+    if work_dir is None:
+        from alignlimits.lm.models import cache_dir
+
+        work_dir = cache_dir() / "runs"
+    path = Path(work_dir) / f"rl-{config.task}-{config.tier}-{config.method}-{config.key()}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run(
+    config: LMRunConfig,
+    *,
+    work_dir: str | Path | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any] | None:
+    """Train (or resume) one run and evaluate it; returns the run's results entry.
+
+    ``stop_after`` ends the call after that many *new* training steps and returns None
+    (an interruption: the next call resumes from the checkpoint).
+    """
+    folder = _work_dir(config, work_dir)
+    finished = folder / "run.json"
+    if finished.is_file():
+        return json.loads(finished.read_text())
+    (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    torch.manual_seed(config.seed)
+    policy, reference, algorithm, scorer = build(config)
+    sessions_file = folder / "sessions.json"
+    sessions = json.loads(sessions_file.read_text()) if sessions_file.is_file() else []
+    if os.getpid() not in sessions:
+        sessions.append(os.getpid())
+        experiments.write_json_atomic(sessions_file, sessions)
+    clock = [time.perf_counter()]
+
+    def timed(_step: int, metrics: dict[str, float]) -> None:
+        now = time.perf_counter()
+        metrics["seconds"] = now - clock[0]  # saved with the step in the checkpoint's history
+        clock[0] = now
+
+    history = common.train(
+        algorithm,
+        checkpoint=folder / "checkpoint.pt",
+        checkpoint_every=config.checkpoint_every,
+        stop_after=stop_after,
+        progress=progress,
+        callback=timed,
+    )
+    if len(history) < config.steps:
+        return None
+    began = time.perf_counter()
+    evaluation = evaluate(
+        policy,
+        reference,
+        scorer,
+        samples_per_prompt=config.eval_samples,
+        seed=config.eval_seed,
+        micro_batch_size=config.micro_batch_size,
+        progress=progress,
+    )
+    eval_time = time.perf_counter() - began
+    train_time = float(sum(h["seconds"] for h in history))
+    result = {
+        "config": dataclasses.asdict(config),
+        "history": history,
+        "eval": evaluation,
+        "provenance": {
+            **experiments.environment(),
+            "wall_time_s": train_time + eval_time,
+            "train_time_s": train_time,
+            "eval_time_s": eval_time,
+            "sessions": len(sessions),
+            "samples_trained": config.steps * config.samples_per_step,
+        },
+    }
+    _validate_run(result, "run")
+    experiments.write_json_atomic(finished, result)
+    (folder / "checkpoint.pt").unlink(missing_ok=True)  # run.json holds everything now
+    return result
+
+
+# ---------------------------------------------------------------------------- results files
+
+
+def _fail(where: str, what: str) -> None:
+    raise ValueError(f"invalid RL results: {where}: {what}")
+
+
+def _validate_run(entry: dict[str, Any], where: str) -> None:
+    for key in ("config", "history", "eval", "provenance"):
+        if key not in entry:
+            _fail(where, f"missing {key!r}")
+    try:
+        config = LMRunConfig(**entry["config"])
+    except (TypeError, ValueError) as err:
+        _fail(where, f"bad config ({err})")
+    if len(entry["history"]) != config.steps:
+        _fail(where, f"history has {len(entry['history'])} steps, the config {config.steps}")
+    for k, h in enumerate(entry["history"]):
+        if not all(np.isfinite(v) for v in h.values()):
+            _fail(where, f"step {k} has a non-finite metric")
+    ev = entry["eval"]
+    size = config.n_prompts * config.eval_samples
+    for name in ("prompt_index", "reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length"):
+        values = np.asarray(ev.get(name, []), dtype=np.float64)
+        if values.shape != (size,):
+            _fail(where, f"eval[{name!r}] must hold {size} values; got shape {values.shape}")
+        if not np.isfinite(values).all():
+            _fail(where, f"eval[{name!r}] has a non-finite value")
+    if np.min(ev["kl_exact"]) < -1e-9:
+        _fail(where, "an exact per-position KL is negative")
+    if np.min(ev["length"]) < 1 or np.max(ev["length"]) > config.max_new_tokens:
+        _fail(where, f"lengths must lie in 1..{config.max_new_tokens}")
+    for key in ("git_sha", "date", "hardware", "versions", "wall_time_s", "samples_trained"):
+        if key not in entry["provenance"]:
+            _fail(where, f"provenance lacks {key!r}")
+
+
+def validate_results(results: dict[str, Any]) -> dict[str, Any]:
+    """Check an RL results dict against the schema (module docstring); returns it, or raises ValueError."""
+    if results.get("schema") != SCHEMA or results.get("schema_version") != SCHEMA_VERSION:
+        _fail("header", f"expected schema {SCHEMA!r} version {SCHEMA_VERSION}")
+    if results.get("task") not in experiments.TASKS or results.get("tier") not in TIERS:
+        _fail("header", "unknown task or tier")
+    runs = results.get("runs")
+    if not isinstance(runs, list) or not runs:
+        _fail("runs", "must be a non-empty list")
+    keys = []
+    for i, entry in enumerate(runs):
+        _validate_run(entry, f"runs[{i}]")
+        cfg = entry["config"]
+        if (cfg["task"], cfg["tier"]) != (results["task"], results["tier"]):
+            _fail(f"runs[{i}]", "task or tier differs from the file's")
+        keys.append(LMRunConfig(**cfg).key())
+    if len(set(keys)) != len(keys):
+        _fail("runs", "the same config appears twice")
+    return results
+
+
+def results_path(task: str, tier: str = "full") -> Path:
+    """Where the package keeps the RL results of ``task`` at ``tier``."""
+    return Path(str(resources.files("alignlimits") / "results" / f"rl-{task}-{tier}.json"))
+
+
+def save_results(task: str, tier: str, runs: Sequence[dict[str, Any]], path: str | Path | None = None) -> Path:
+    """Validate and write the results file of ``runs`` (sorted by method, β, seed) atomically."""
+    ordered = sorted(runs, key=lambda e: (e["config"]["method"], e["config"]["kl_coef"], e["config"]["seed"],
+                                          e["config"]["lr"]))  # fmt: skip
+    results = validate_results(
+        {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "task": task, "tier": tier, "runs": ordered}
+    )
+    target = Path(path) if path is not None else results_path(task, tier)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    experiments.write_json_atomic(target, results)
+    return target
+
+
+def load_results(task: str, tier: str = "full", *, path: str | Path | None = None) -> dict[str, Any]:
+    """Read and validate an RL results file (the package's, unless ``path`` is given)."""
+    target = Path(path) if path is not None else results_path(task, tier)
+    if not target.is_file():
+        raise FileNotFoundError(
+            f"no RL results at {target}. Run `python -m alignlimits.experiments rl --task {task} --tier {tier}`."
+        )
+    return validate_results(json.loads(target.read_text()))
+
+
+def sweep(
+    configs: Sequence[LMRunConfig],
+    *,
+    work_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> list[dict[str, Any]]:
+    """Run (or resume) every config in order, rewriting the results file after each finished run.
+
+    All configs must share one task and tier. Runs already in the results file (same
+    config) are kept and not re-run. ``stop_after`` limits the *new training steps* of
+    the whole call (the sweep then stops; run it again to continue).
+    """
+    if not configs:
+        raise ValueError("no runs to sweep; give at least one method, KL coefficient and seed.")
+    task, tier = configs[0].task, configs[0].tier
+    if any((c.task, c.tier) != (task, tier) for c in configs):
+        raise ValueError("every config of a sweep must have the same task and tier.")
+    target = Path(output) if output is not None else results_path(task, tier)
+    done: dict[str, dict[str, Any]] = {}
+    if target.is_file():
+        for entry in load_results(task, tier, path=target)["runs"]:
+            done[LMRunConfig(**entry["config"]).key()] = entry
+    budget = stop_after
+    for config in configs:
+        if config.key() in done:
+            continue
+        before = _steps_done(config, work_dir)
+        entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget)
+        if budget is not None:
+            budget -= _steps_done(config, work_dir) - before if entry is None else config.steps - before
+        if entry is None:
+            break
+        done[config.key()] = entry
+        save_results(task, tier, list(done.values()), target)
+        if budget is not None and budget <= 0:
+            break
+    return list(done.values())
+
+
+def _steps_done(config: LMRunConfig, work_dir: str | Path | None) -> int:
+    folder = _work_dir(config, work_dir)
+    if (folder / "run.json").is_file():
+        return config.steps
+    path = folder / "checkpoint.pt"
+    return int(torch.load(path, weights_only=False)["step"]) if path.is_file() else 0
