@@ -1,0 +1,208 @@
+"""PPO/GRPO runs on the language-model tasks (smoke tier: the tiny random GPT-2, seconds per run)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from alignlimits import experiments
+from alignlimits.lm import models
+from alignlimits.rl import common, lm_runs
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def smoke(method: str = "grpo", **overrides) -> lm_runs.LMRunConfig:
+    args = {"task": "safety", "method": method, "kl_coef": 0.1, "seed": 1, "tier": "smoke", **overrides}
+    return lm_runs.run_config(**args)
+
+
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory) -> dict[str, dict]:
+    work = tmp_path_factory.mktemp("runs")
+    return {m: lm_runs.run(smoke(m), work_dir=work, progress=False) for m in lm_runs.METHODS}
+
+
+# ---------------------------------------------------------------------------- configs
+
+
+def test_run_config_copies_the_frontier_base_policy() -> None:
+    fr = experiments.frontier_config("summarization", "smoke")
+    cfg = lm_runs.run_config("summarization", "ppo", 0.05, 3, tier="smoke")
+    assert (cfg.model, cfg.n_prompts, cfg.temperature, cfg.max_new_tokens, cfg.max_document_words, cfg.model_seed) == (
+        fr.model, fr.n_prompts, fr.temperature, fr.max_new_tokens, fr.max_document_words, fr.seed,
+    )  # fmt: skip
+    assert cfg.key() == lm_runs.run_config("summarization", "ppo", 0.05, 3, tier="smoke").key()
+    assert cfg.key() != lm_runs.run_config("summarization", "ppo", 0.05, 4, tier="smoke").key()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"method": "dpo"}, "method must be one of"),
+        ({"kl_coef": 0.0}, "kl_coef must be"),
+        ({"kl_coef": math.nan}, "kl_coef must be"),
+        ({"lr": -1.0}, "lr must be"),
+        ({"steps": 0}, "steps must be a positive integer"),
+        ({"samples_per_step": 5}, "multiple of group_size"),
+        ({"micro_batch_size": 3}, "micro-batches"),
+        ({"task": "poetry"}, "task must be one of"),
+    ],
+)
+def test_bad_configs_are_refused(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        smoke(**overrides)
+
+
+def test_last_blocks_selects_the_top_blocks_and_final_norm_only() -> None:
+    model = models.tiny_gpt2(seed=0, vocab_size=8, eos_token_id=6, pad_token_id=7, n_layer=3, device="cpu")
+    keep = lm_runs.last_blocks(model, 2)
+    chosen = {n for n, _ in model.named_parameters() if keep(n)}
+    assert chosen, "nothing selected"
+    assert all(n.startswith(("transformer.h.1.", "transformer.h.2.", "transformer.ln_f.")) for n in chosen)
+    assert any(n.startswith("transformer.h.1.") for n in chosen)
+    assert any(n.startswith("transformer.ln_f") for n in chosen)
+    assert not any(n.startswith("transformer.h.0.") or "wte" in n or "lm_head" in n for n in chosen)
+    with pytest.raises(ValueError, match="trainable_blocks"):
+        lm_runs.last_blocks(model, 4)
+
+
+def test_last_blocks_on_a_llama_style_model() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=3, num_attention_heads=2,
+                      num_key_value_heads=2, tie_word_embeddings=True)  # fmt: skip
+    model = LlamaForCausalLM(cfg)
+    keep = lm_runs.last_blocks(model, 1)
+    chosen = {n for n, _ in model.named_parameters() if keep(n)}
+    assert chosen == {n for n, _ in model.named_parameters() if n.startswith(("model.layers.2.", "model.norm."))}
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def test_a_finished_run_validates_and_moved_the_policy(finished_runs) -> None:
+    for method, result in finished_runs.items():
+        cfg = lm_runs.LMRunConfig(**result["config"])
+        assert cfg.method == method
+        assert len(result["history"]) == cfg.steps
+        s = lm_runs.summarize_run(result)
+        assert s["kl_exact"] > 0, "training changed nothing"
+        assert len(result["eval"]["reward"]) == cfg.n_prompts * cfg.eval_samples
+        assert result["provenance"]["samples_trained"] == cfg.steps * cfg.samples_per_step
+        assert sorted(set(result["eval"]["prompt_index"])) == list(range(cfg.n_prompts))
+
+
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, finished_runs) -> None:
+    cfg = smoke("ppo")
+    assert lm_runs.run(cfg, work_dir=tmp_path, progress=False, stop_after=1) is None
+    folder = next(tmp_path.iterdir())
+    state = torch.load(folder / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 1
+    resumed = lm_runs.run(cfg, work_dir=tmp_path, progress=False)
+    whole = finished_runs["ppo"]
+    drop = {"seconds"}
+    for a, b in zip(resumed["history"], whole["history"], strict=True):
+        assert {k: v for k, v in a.items() if k not in drop} == pytest.approx(
+            {k: v for k, v in b.items() if k not in drop}, rel=1e-9, abs=1e-12
+        )
+    for name in ("reward", "judge", "kl_exact", "kl_k1", "length"):
+        np.testing.assert_allclose(resumed["eval"][name], whole["eval"][name], rtol=1e-9, atol=1e-12)
+    assert resumed["provenance"]["sessions"] == 1  # one process ran both parts here
+    assert not (folder / "checkpoint.pt").exists(), "the checkpoint is removed once run.json holds the run"
+
+
+def test_checkpoints_hold_only_the_trained_parameters(tmp_path) -> None:
+    cfg = smoke("grpo", trainable_blocks=1)
+    lm_runs.run(cfg, work_dir=tmp_path, progress=False, stop_after=1)
+    state = torch.load(next(tmp_path.iterdir()) / "checkpoint.pt", weights_only=False)
+    policy, _, _, _ = lm_runs.build(cfg)
+    trained = {n for n, p in policy.named_parameters() if p.requires_grad}
+    assert set(state["algorithm"]["policy"]) == trained
+    assert len(trained) < len(list(policy.named_parameters()))
+    with pytest.raises(ValueError, match="do not match"):
+        common.load_trainable_state(policy, {"nonsense": torch.zeros(1)})
+
+
+def test_evaluating_the_reference_itself_gives_zero_kl() -> None:
+    cfg = smoke("grpo")
+    policy, reference, _, scorer = lm_runs.build(cfg)
+    ev = lm_runs.evaluate(policy, reference, scorer, samples_per_prompt=2, seed=0, batch_size=4, micro_batch_size=2)
+    assert np.all(np.asarray(ev["kl_exact"]) == 0.0)
+    assert np.all(np.asarray(ev["kl_k1"]) == 0.0)
+    assert len(ev["reward"]) == 2 * cfg.n_prompts
+    assert 1 <= len(ev["examples"]) <= 4
+
+
+# ---------------------------------------------------------------------------- results, tuning, sweeps
+
+
+def test_results_round_trip_and_corruptions_are_refused(tmp_path, finished_runs) -> None:
+    runs = list(finished_runs.values())
+    path = lm_runs.save_results("safety", "smoke", runs, tmp_path / "rl.json")
+    loaded = lm_runs.load_results("safety", "smoke", path=path)
+    assert [r["config"]["method"] for r in loaded["runs"]] == sorted(lm_runs.METHODS)
+    bad = json.loads(path.read_text())
+    bad["runs"][0]["eval"]["kl_exact"][0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        lm_runs.validate_results(bad)
+    bad = json.loads(path.read_text())
+    bad["runs"][0]["history"].pop()
+    with pytest.raises(ValueError, match="history has"):
+        lm_runs.validate_results(bad)
+    bad = json.loads(path.read_text())
+    bad["runs"].append(bad["runs"][0])
+    with pytest.raises(ValueError, match="twice"):
+        lm_runs.validate_results(bad)
+    with pytest.raises(FileNotFoundError, match=r"python -m alignlimits\.experiments rl"):
+        lm_runs.load_results("safety", "smoke", path=tmp_path / "missing.json")
+
+
+def fake_run(method: str, lr: float, reward: float, kl: float) -> dict:
+    return {"config": {"method": method, "lr": lr}, "eval": {"reward": [reward, reward], "judge": [0, 0],
+            "kl_exact": [kl, kl], "kl_k1": [kl, kl], "kl_k3": [kl, kl], "length": [1, 1]}}  # fmt: skip
+
+
+def test_choose_lr_takes_the_best_reward_within_the_kl_limit() -> None:
+    runs = [fake_run("ppo", 1e-5, 0.1, 0.2), fake_run("ppo", 1e-4, 0.3, 1.0), fake_run("ppo", 1e-3, 0.9, 9.0),
+            fake_run("grpo", 1e-3, 0.5, 0.5)]  # fmt: skip
+    assert lm_runs.choose_lr(runs, "ppo", kl_limit=math.log(64)) == 1e-4
+    assert lm_runs.choose_lr(runs, "ppo", kl_limit=10.0) == 1e-3
+    with pytest.raises(ValueError, match="smaller learning rates"):
+        lm_runs.choose_lr(runs, "ppo", kl_limit=0.1)
+
+
+def test_tuned_lr_needs_the_tuning_file(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="--tune"):
+        lm_runs.tuned_lr("safety", "ppo", path=tmp_path / "none.json")
+
+
+def test_sweep_resumes_and_skips_finished_runs(tmp_path, finished_runs) -> None:
+    configs = [smoke("grpo"), smoke("grpo", kl_coef=0.3)]
+    out = tmp_path / "rl.json"
+    first = lm_runs.sweep(configs, work_dir=tmp_path, output=out, progress=False, stop_after=3)
+    assert len(first) == 1  # 2 steps finish the first run; the third step starts the second
+    again = lm_runs.sweep(configs, work_dir=tmp_path, output=out, progress=False)
+    assert len(again) == 2
+    assert len(lm_runs.load_results("safety", "smoke", path=out)["runs"]) == 2
+    with pytest.raises(ValueError, match="same task and tier"):
+        lm_runs.sweep([smoke(), lm_runs.run_config("summarization", "grpo", 0.1, 1, tier="smoke")])
+    with pytest.raises(ValueError, match="no runs"):
+        lm_runs.sweep([])
+
+
+def test_command_line(tmp_path, capsys) -> None:
+    out = tmp_path / "rl.json"
+    argv = ["rl", "--task", "safety", "--tier", "smoke", "--methods", "ppo", "--kl-coefs", "0.1", "--seeds", "1",
+            "--work-dir", str(tmp_path), "--output", str(out)]  # fmt: skip
+    assert experiments.main(argv) == 0
+    assert "1 of 1 runs finished" in capsys.readouterr().out
+    assert lm_runs.load_results("safety", "smoke", path=out)["runs"][0]["config"]["method"] == "ppo"
+    assert experiments.main(["rl", "--task", "safety", "--tier", "smoke", "--methods", "dpo"]) == 2
+    assert "unknown method" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        experiments.main(["rl", "--task", "safety", "--kl-coefs", "a,b"])
