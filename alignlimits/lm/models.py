@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,9 @@ def stdlib_docstrings(modules: tuple[str, ...] | None = None) -> list[str]:
         for attr in sorted(dir(module)):
             if attr.startswith("_"):
                 continue
-            doc = inspect.getdoc(getattr(module, attr, None))
+            with warnings.catch_warnings():  # typing.io / typing.re warn when merely touched
+                warnings.simplefilter("ignore", DeprecationWarning)
+                doc = inspect.getdoc(getattr(module, attr, None))
             if doc and doc not in texts:
                 texts.append(doc)
     return texts
