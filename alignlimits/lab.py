@@ -31,7 +31,7 @@ from scipy.special import softmax
 from alignlimits import bon, estimator
 from alignlimits._validation import as_finite_array
 
-__all__ = ["LabCurves", "lab_curves"]
+__all__ = ["LabCurves", "lab_curves", "limit_at"]
 
 
 @dataclass(frozen=True)
@@ -154,3 +154,24 @@ def lab_curves(
         n_samples=int(n_samples),
         bands=bands,
     )
+
+
+def limit_at(
+    curves: LabCurves, kl: ArrayLike, which: str = "gain_reward", *, curve: ArrayLike | None = None
+) -> NDArray[np.float64] | float:
+    """The estimated frontier's gain at the given KLs, by linear interpolation along the curve.
+
+    ``which`` names the curve (``"gain_reward"`` or ``"gain_judge"``); ``curve`` overrides it
+    with any array of shape ``(m,)`` along the same β grid (e.g. a band edge,
+    ``curves.bands["gain_reward"][1]``). KLs beyond the estimable ceiling
+    (``curves.kl_ceiling``) have no estimate and give NaN; negative or non-finite KLs are refused.
+    """
+    x = as_finite_array(kl, "kl")
+    if np.any(x < 0):
+        raise ValueError("a KL divergence is >= 0; got a negative value.")
+    y = np.asarray(getattr(curves, which) if curve is None else curve, dtype=np.float64)
+    if y.shape != curves.kl.shape:
+        raise ValueError(f"curve must have the frontier's shape {curves.kl.shape}; got {y.shape}.")
+    order = np.argsort(curves.kl, kind="stable")
+    out = np.where(x <= curves.kl_ceiling, np.interp(x, curves.kl[order], y[order]), np.nan)
+    return out if out.ndim else float(out)

@@ -72,3 +72,21 @@ def test_bad_input(kwargs, match):
     args = {"rewards": r, "judge": j, "beta": BETAS, "ns": (1, 2), "rng": np.random.default_rng(0)} | kwargs
     with pytest.raises(ValueError, match=match):
         lab.lab_curves(**args)
+
+
+def test_limit_at_reproduces_the_curve_and_refuses_the_unestimable():
+    r, j = _data(n=16)
+    betas = np.geomspace(0.02, 50, 80)
+    c = lab.lab_curves(r, j, betas, ns=(1, 2), rng=np.random.default_rng(1))
+    np.testing.assert_allclose(lab.limit_at(c, c.kl), c.gain_reward, atol=1e-12)  # at the grid's own KLs
+    np.testing.assert_allclose(lab.limit_at(c, c.kl, "gain_judge"), c.gain_judge, atol=1e-12)
+    mid = 0.5 * (c.kl[10] + c.kl[11])
+    assert min(c.gain_reward[10:12]) <= lab.limit_at(c, mid) <= max(c.gain_reward[10:12])
+    assert isinstance(lab.limit_at(c, mid), float)
+    upper = lab.limit_at(c, c.kl, curve=c.bands["gain_reward"][1])
+    assert np.all(upper >= lab.limit_at(c, c.kl) - 1e-12)
+    assert np.isnan(lab.limit_at(c, c.kl_ceiling + 0.1))
+    with pytest.raises(ValueError, match=">= 0"):
+        lab.limit_at(c, -0.1)
+    with pytest.raises(ValueError, match="shape"):
+        lab.limit_at(c, 0.1, curve=np.zeros(3))
