@@ -166,7 +166,7 @@ def limit_at(
     ``curves.bands["gain_reward"][1]``). KLs beyond the estimable ceiling
     (``curves.kl_ceiling``) have no estimate and give NaN; negative or non-finite KLs are refused.
     """
-    x = as_finite_array(kl, "kl")
+    x = as_finite_array(kl, "kl", min_ndim=0)
     if np.any(x < 0):
         raise ValueError("a KL divergence is >= 0; got a negative value.")
     y = np.asarray(getattr(curves, which) if curve is None else curve, dtype=np.float64)
