@@ -12,8 +12,8 @@ tasks=("$@")
 for task in "${tasks[@]}"; do
   (
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-    nice -n 10 .venv/bin/python -m alignlimits.experiments rl --tune --task "$task" --tier full --work-dir .runs
-    nice -n 10 .venv/bin/python -m alignlimits.experiments rl --task "$task" --tier full --work-dir .runs
+    .venv/bin/python -m alignlimits.experiments rl --tune --task "$task" --tier full --work-dir .runs
+    .venv/bin/python -m alignlimits.experiments rl --task "$task" --tier full --work-dir .runs
   ) >> ".runs/rl-$task.log" 2>&1 &
   echo "$!" > ".runs/rl-$task.pid"
   echo "started $task (pid $!), log .runs/rl-$task.log"

@@ -184,7 +184,7 @@ SWEEP_KL_COEFS: dict[str, tuple[float, ...]] = {"ppo": (0.01, 0.03, 0.1), "grpo"
 SWEEP_SEEDS: tuple[int, ...] = (1, 2)
 #: Learning-rate tuning (:func:`tuning_configs`, :func:`tuned_lr`): this grid, at each method's middle KL
 #: coefficient, on a seed the sweep never uses, evaluated with one sample per prompt.
-TUNING_LRS: tuple[float, ...] = (3e-5, 1e-4, 3e-4)
+TUNING_LRS: tuple[float, ...] = (1e-4, 3e-4)
 TUNING_SEED = 0
 
 
