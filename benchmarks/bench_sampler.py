@@ -1,0 +1,177 @@
+"""Benchmark: our sampler against plain ``model.generate(do_sample=True)`` on the same model and settings.
+
+Both draw ``num_samples`` completions of ``prompts`` prompts, ``batch_size`` rows per
+``generate`` call, at the same temperature with the same ``max_new_tokens``, from
+left-padded prompts with attention masks, in the same process with the same torch
+thread count. The script prints the tokens per second of each (real completion tokens,
+EOS included, per wall-clock second), the time per call and the ratio.
+
+:func:`alignlimits.lm.sampling.sample` does more than ``generate``, and the script times
+those parts separately (``model.generate`` and ``sampling.token_logprobs`` are wrapped
+with timers for the run):
+
+* an explicit :func:`~alignlimits.lm.sampling.generation_config` (no top-k/top-p/min-p,
+  no penalties) and an emptied model ``generation_config`` while generating, so the
+  samples follow ``softmax(logits/T)`` exactly; plain ``generate`` falls back on the
+  model's and the library's defaults (printed: transformers' default ``top_k = 50``);
+* explicit ``position_ids``, one seed per batch inside ``torch.random.fork_rng``, and
+  masks from lengths (cheap);
+* a **teacher-forced scoring pass**: one extra forward over prompt + completion that
+  returns ``log π(y_t|…)`` at the temperature in float64 (what the frontier estimator
+  and the RL code consume), ``score_batch_size`` rows at a time.
+
+Reproducible (seeded); not a test. From the repository root::
+
+    python benchmarks/bench_sampler.py                   # SmolLM2-135M-Instruct, 8 prompts × 4, 32 tokens
+    python benchmarks/bench_sampler.py --model tiny-gpt2 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+import torch
+
+from alignlimits.lm import sampling
+from alignlimits.lm.models import load_model
+
+
+class Timer:
+    """Wraps a callable, adding up the seconds spent in it."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def prompt_ids(tokenizer: Any, n: int) -> list[list[int]]:
+    """``n`` short plain-text prompts of similar length, tokenized."""
+    topics = ["rivers", "bread", "comets", "owls", "glass", "tides", "maps", "bees", "salt", "wind", "clocks", "moss"]
+    return [tokenizer(f"Write one sentence about {topics[i % len(topics)]} number {i}.")["input_ids"] for i in range(n)]
+
+
+def effective_sampling_defaults(model: Any) -> dict[str, Any]:
+    """The truncation/penalty settings plain ``generate`` uses: the model's config, else the library's defaults."""
+    from transformers import GenerationConfig
+
+    try:  # transformers >= 5 fills fields left None from here (e.g. top_k = 50)
+        library = GenerationConfig._get_default_generation_params()
+    except AttributeError:
+        library = GenerationConfig().to_dict()
+    own = model.generation_config
+    keys = ("top_k", "top_p", "min_p", "repetition_penalty")
+    return {k: getattr(own, k, None) if getattr(own, k, None) is not None else library.get(k) for k in keys}
+
+
+def plain_generate(model: Any, prompts: list[list[int]], args: argparse.Namespace, eos: int, pad: int) -> int:
+    """What a user writes: ``generate(do_sample=True, temperature, max_new_tokens)`` per batch; returns tokens."""
+    rows = [p for p in prompts for _ in range(args.num_samples)]
+    ids, mask = sampling.left_pad(rows, pad)
+    torch.manual_seed(args.seed)
+    tokens = 0
+    with torch.no_grad():
+        for start in range(0, len(rows), args.batch_size):
+            out = model.generate(
+                input_ids=ids[start : start + args.batch_size],
+                attention_mask=mask[start : start + args.batch_size].long(),
+                do_sample=True,
+                temperature=args.temperature,
+                max_new_tokens=args.max_new_tokens,
+                pad_token_id=pad,
+            )
+            tokens += int(sampling.completion_lengths(out[:, ids.shape[1] :], eos).sum())
+    return tokens
+
+
+def ours(model: Any, prompts: list[list[int]], args: argparse.Namespace, eos: int, pad: int) -> int:
+    samples = sampling.sample(
+        model,
+        prompts,
+        num_samples=args.num_samples,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        eos_token_id=eos,
+        pad_token_id=pad,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        score_batch_size=args.score_batch_size,
+    )
+    return int(samples.lengths.sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="smollm2-135m-instruct", help="smollm2-135m-instruct, tiny-gpt2 or a folder")
+    parser.add_argument("--prompts", type=int, default=8)
+    parser.add_argument("--num-samples", type=int, default=4, help="completions per prompt")
+    parser.add_argument("--batch-size", type=int, default=32, help="rows per generate call (both)")
+    parser.add_argument("--score-batch-size", type=int, default=8, help="rows per teacher-forced scoring forward")
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs of each; the best is reported")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    model, tok = load_model(args.model, device="cpu")
+    eos, pad = tok.eos_token_id, tok.pad_token_id
+    prompts = prompt_ids(tok, args.prompts)
+    rows = args.prompts * args.num_samples
+    effective = effective_sampling_defaults(model)
+    print(
+        f"model {args.model} (fp32, CPU, {args.threads} torch threads): {args.prompts} prompts × {args.num_samples} "
+        f"samples = {rows} rows, {args.batch_size} per generate call, ≤ {args.max_new_tokens} new tokens, "
+        f"T = {args.temperature}, best of {args.repeats} after one warm-up"
+    )
+    print(
+        f"  plain generate samples with the model's generation_config, unset fields from transformers' defaults: "
+        f"{effective}; ours with top_k=0, top_p=1, min_p=0, no penalties"
+    )
+
+    generate = Timer(model.generate)
+    model.generate = generate
+    scoring = Timer(sampling.token_logprobs)
+    sampling.token_logprobs = scoring  # sample() looks the name up at call time
+    small = argparse.Namespace(**{**vars(args), "num_samples": 1})
+    plain_generate(model, prompts[:2], small, eos, pad)  # warm-up
+    ours(model, prompts[:2], small, eos, pad)
+
+    results = {}
+    for name, fn in (("plain generate", plain_generate), ("ours: sampling.sample", ours)):
+        best = None
+        for _ in range(args.repeats):
+            generate.seconds = scoring.seconds = 0.0
+            start = time.perf_counter()
+            tokens = fn(model, prompts, args, eos, pad)
+            total = time.perf_counter() - start
+            run = {"total": total, "generate": generate.seconds, "scoring": scoring.seconds, "tokens": tokens}
+            best = run if best is None or total < best["total"] else best
+        results[name] = best
+        print(
+            f"{name:22s}: {best['tokens'] / best['total']:8.1f} tokens/s  ({best['tokens']} tokens in "
+            f"{best['total']:.2f} s; inside generate {best['generate']:.2f} s, teacher-forced scoring "
+            f"{best['scoring']:.2f} s, other {best['total'] - best['generate'] - best['scoring']:.2f} s)"
+        )
+    mine, plain = results["ours: sampling.sample"], results["plain generate"]
+    rate = {name: r["tokens"] / r["total"] for name, r in results.items()}
+    rate_in_generate = {name: r["tokens"] / r["generate"] for name, r in results.items()}
+    ratio = rate["ours: sampling.sample"] / rate["plain generate"]
+    print(f"throughput ratio ours / plain generate        : {ratio:.2f}")
+    ratio = rate_in_generate["ours: sampling.sample"] / rate_in_generate["plain generate"]
+    print(f"inside generate only, ratio ours / plain      : {ratio:.2f}")
+    print(f"teacher-forced scoring share of ours' time    : {mine['scoring'] / mine['total']:.0%}")
+    assert plain["tokens"] > 0 and mine["tokens"] > 0, "no tokens generated"
+
+
+if __name__ == "__main__":
+    main()
