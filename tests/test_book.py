@@ -47,7 +47,7 @@ def test_config_is_offline_strict_and_launches_colab_on_main():
     assert CONFIG["repository"]["branch"] == "main"
     assert "colab.research.google.com" in CONFIG["launch_buttons"]["colab_url"]
     for hidden in (".venv", ".git", ".pytest_cache", ".hypothesis", "book/*.ipynb"):
-        assert hidden in CONFIG["exclude_patterns"]
+        assert hidden in CONFIG["exclude_patterns"] or f"{hidden}*" in CONFIG["exclude_patterns"], hidden
 
 
 @pytest.mark.parametrize("md", notebook_chapters(), ids=lambda p: p.stem)
@@ -59,12 +59,24 @@ def test_chapter_has_bootstrap_cell_and_required_sections(md):
     url = CONFIG["repository"]["url"]
     # installs only when missing, from this repository, without the heavy extras for theory chapters
     assert "import alignlimits" in first_code.source and "except ImportError" in first_code.source
-    assert re.search(rf'%pip install -q "alignlimits(\[lm\])? @ git\+{re.escape(url)}@[\w.\-]+"', first_code.source)
+    install = re.search(rf'%pip install -q "alignlimits(?:\[([\w,]+)\])? @ git\+{re.escape(url)}@[\w.\-]+"',
+                        first_code.source)
+    assert install, "the bootstrap must install alignlimits (optionally with extras) from this repository"
+    extras = set((install.group(1) or "").split(",")) - {""}
+    assert extras <= {"lm", "tasks"}, f"unknown extras {sorted(extras)}: pyproject.toml declares lm and tasks"
     text = md.read_text(encoding="utf-8")
     uses_torch = r"^\s*(import torch|from torch|from alignlimits(\.rl| import rl|\.tasks| import tasks))"
-    needs_torch = re.search(uses_torch, text, re.M)
-    if needs_torch:  # Colab has torch, but the package's own install must bring what the chapter imports
-        assert "alignlimits[lm] @" in first_code.source, "a chapter that uses torch must install alignlimits[lm]"
+    if re.search(uses_torch, text, re.M):  # Colab has torch, but the package's own install must bring what it imports
+        assert "lm" in extras, "a chapter that uses torch must install alignlimits[lm]"
+    # The task rewards and judges need the tasks extra: importing alignlimits.tasks, running an
+    # experiment (experiments.run_frontier scores with them) or RL on the tasks (rl.lm_runs).
+    # Only loading committed results (experiments.load_results) needs nothing more.
+    uses_tasks = (
+        r"^\s*(import alignlimits\.tasks|from alignlimits(\.tasks| import .*\btasks\b|\.rl import .*\blm_runs\b"
+        r"|\.rl\.lm_runs))|\bexperiments\.run_frontier\("
+    )
+    if re.search(uses_tasks, text, re.M):
+        assert {"lm", "tasks"} <= extras, "a chapter that scores task outputs must install alignlimits[lm,tasks]"
     assert re.search(r"^# ", text, re.M), "a chapter needs a # title (Sphinx -W fails without one)"
     assert "**In this chapter.**" in text
     assert "```{prf:theorem}" in text and ":label: thm-" in text
