@@ -6,10 +6,13 @@ function of the text, so the benchmark measures the algorithms, not a reward mod
 score them under the reference model, and make one clipped-surrogate + k3-KL update of
 the same trainable parameters. Each implementation runs in a fresh process of the same
 interpreter (so each one's peak memory is its own): one warm-up step, then ``--steps``
-timed steps; the script prints the best time of each, the time spent inside
-``model.generate`` (patched on the model instance with a timer, for both), the peak
-resident set size during the timed step (Linux ``VmHWM`` after resetting it through
-``/proc/self/clear_refs``) and the ratio ours / TRL.
+timed steps (``--rounds`` alternates the two processes). The script prints, for each,
+the best wall-clock and CPU time of a step (CPU: ``time.process_time``, all threads),
+the part spent inside ``model.generate`` (patched on the model instance with a timer,
+for both), the peak resident set size during the step (Linux ``VmHWM`` after resetting
+it through ``/proc/self/clear_refs``), and the ratios ours / TRL. With one torch thread
+(the default) the CPU times hardly depend on other jobs sharing the cores, which wall
+times on a busy 2-core machine do a lot; pass ``--threads 2`` on an idle machine.
 
 Matched settings (printed by the script): ``num_generations = group_size``,
 ``per_device_train_batch_size = prompts × group_size`` with one accumulation step and
@@ -109,15 +112,16 @@ class Probe:
 
     def __init__(self, model: Any, eos_token_id: int) -> None:
         self.scoring_seconds = 0.0  # our sampler's teacher-forced scoring pass (ours only)
-        self.generate_seconds = 0.0
+        self.generate_seconds = self.generate_cpu_seconds = 0.0
         self.generated_tokens = 0
         self.completions = 0
         original = model.generate
 
         def timed_generate(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             out = original(*args, **kwargs)
             self.generate_seconds += time.perf_counter() - start
+            self.generate_cpu_seconds += time.process_time() - cpu
             prompt_width = kwargs["input_ids"].shape[1] if "input_ids" in kwargs else args[0].shape[1]
             new = out[:, prompt_width:]
             is_eos = new == eos_token_id
@@ -130,7 +134,7 @@ class Probe:
 
     def reset(self) -> None:
         self.generate_seconds, self.generated_tokens, self.completions = 0.0, 0, 0
-        self.scoring_seconds = 0.0
+        self.scoring_seconds = self.scoring_cpu_seconds = self.generate_cpu_seconds = 0.0
         self.cpu_start = time.process_time()
         reset_peak_rss()
 
@@ -177,11 +181,12 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     scoring = sampling.token_logprobs
 
     def timed_scoring(*a: Any, **k: Any) -> Any:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             return scoring(*a, **k)
         finally:
             probe.scoring_seconds += time.perf_counter() - start
+            probe.scoring_cpu_seconds += time.process_time() - cpu
 
     sampling.token_logprobs = timed_scoring  # sample() looks the name up at call time
     prompt_ids = [tok(p)["input_ids"] for p in prompt_texts(args.prompt_pool)]
@@ -319,7 +324,9 @@ def _step_record(seconds: float, probe: Probe) -> dict[str, float]:
         # CPU seconds of all threads: less sensitive than wall time to other jobs on a shared machine
         "cpu_seconds": time.process_time() - probe.cpu_start,
         "generate_seconds": probe.generate_seconds,
+        "generate_cpu_seconds": probe.generate_cpu_seconds,
         "scoring_seconds": probe.scoring_seconds,
+        "scoring_cpu_seconds": probe.scoring_cpu_seconds,
         "mean_length": probe.generated_tokens / max(probe.completions, 1),
         "completions": probe.completions,
         "peak_rss_mib": peak_rss_mib(),
@@ -360,8 +367,9 @@ def resolve_model(name: str, tmp: str) -> str:
     return str(Path(name).expanduser())
 
 
-def best(result: dict[str, Any]) -> dict[str, float]:
-    return min(result["steps"], key=lambda s: s["seconds"])
+def best(result: dict[str, Any], key: str) -> dict[str, float]:
+    """The timed step with the least ``key`` (wall ``seconds`` or ``cpu_seconds``)."""
+    return min(result["steps"], key=lambda s: s[key])
 
 
 def main() -> None:
@@ -375,7 +383,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--loss", choices=sorted(LOSS_TYPES), default="sequence_mean", help="aggregation (TRL: grpo)")
     parser.add_argument("--train-blocks", type=int, default=2, help="train the last N blocks + final norm; -1: all")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of both (1: CPU times stay meaningful when other jobs share the cores)",
+    )
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--steps", type=int, default=1, help="timed steps; the best is reported")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the two workers this many times")
@@ -426,29 +439,35 @@ def main() -> None:
         sampled = {step["completions"] for step in res["steps"]}
         if sampled != {batch}:
             raise SystemExit(f"{name} sampled {sampled} completions per step, not {batch}: not the same batch.")
-        b = best(res)
+        w, c = best(res, "seconds"), best(res, "cpu_seconds")
         label = "ours (alignlimits.rl.grpo)" if name == "ours" else f"TRL {res['trl_version']} GRPOTrainer"
         print(f"{label}:")
-        print(f"    step {b['seconds']:.2f} s wall ({b['cpu_seconds']:.2f} s CPU), of which generate "
-              f"{b['generate_seconds']:.2f} s, the rest {b['seconds'] - b['generate_seconds']:.2f} s; "
-              f"mean completion length {b['mean_length']:.1f} tokens")  # fmt: skip
+        print(f"    wall: step {w['seconds']:.2f} s, in generate {w['generate_seconds']:.2f} s, "
+              f"the rest {w['seconds'] - w['generate_seconds']:.2f} s")  # fmt: skip
+        print(f"    CPU : step {c['cpu_seconds']:.2f} s, in generate {c['generate_cpu_seconds']:.2f} s, "
+              f"the rest {c['cpu_seconds'] - c['generate_cpu_seconds']:.2f} s")  # fmt: skip
         if name == "ours":
-            print(f"    of the rest, the sampler's teacher-forced scoring pass (Samples.logprobs) "
-                  f"{b['scoring_seconds']:.2f} s")  # fmt: skip
+            print(f"    of the rest, the sampler's teacher-forced scoring pass (Samples.logprobs): "
+                  f"{c['scoring_cpu_seconds']:.2f} s CPU")  # fmt: skip
         whole = res["peak_rss_process_mib"]
-        print(f"    peak RSS during the step {b['peak_rss_mib']:.0f} MiB (whole process {whole:.0f} MiB); "
-              f"parameters optimised {res['optimised_parameters']:,}; torch threads {res['threads']}")  # fmt: skip
+        print(f"    mean completion length {w['mean_length']:.1f} tokens; peak RSS during the step "
+              f"{w['peak_rss_mib']:.0f} MiB (whole process {whole:.0f} MiB); parameters optimised "
+              f"{res['optimised_parameters']:,}; torch threads {res['threads']}")  # fmt: skip
     if len(results) == 2:
-        ours, theirs = best(results["ours"]), best(results["trl"])
         if results["ours"]["optimised_parameters"] != results["trl"]["optimised_parameters"]:
             raise SystemExit("the two optimisers hold different numbers of parameters: the comparison is not fair.")
-        ratio = ours["seconds"] / theirs["seconds"]
-        cpu = ours["cpu_seconds"] / theirs["cpu_seconds"]
-        rest = (ours["seconds"] - ours["generate_seconds"]) / (theirs["seconds"] - theirs["generate_seconds"])
-        print(f"ratio ours / TRL, whole step (wall)  : {ratio:.2f}")
-        print(f"ratio ours / TRL, whole step (CPU)   : {cpu:.2f}")
-        print(f"ratio ours / TRL, outside generate   : {rest:.2f}")
-        print(f"ratio ours / TRL, peak RSS in step   : {ours['peak_rss_mib'] / theirs['peak_rss_mib']:.2f}")
+        ours_w, trl_w = best(results["ours"], "seconds"), best(results["trl"], "seconds")
+        ours_c, trl_c = best(results["ours"], "cpu_seconds"), best(results["trl"], "cpu_seconds")
+
+        def rest(step: dict[str, float]) -> float:
+            return step["cpu_seconds"] - step["generate_cpu_seconds"]
+
+        print(f"ratio ours / TRL, whole step, wall      : {ours_w['seconds'] / trl_w['seconds']:.2f}")
+        print(f"ratio ours / TRL, whole step, CPU       : {ours_c['cpu_seconds'] / trl_c['cpu_seconds']:.2f}")
+        print(f"ratio ours / TRL, generate, CPU         : "
+              f"{ours_c['generate_cpu_seconds'] / trl_c['generate_cpu_seconds']:.2f}")  # fmt: skip
+        print(f"ratio ours / TRL, outside generate, CPU : {rest(ours_c) / rest(trl_c):.2f}")
+        print(f"ratio ours / TRL, peak RSS in the step  : {ours_w['peak_rss_mib'] / trl_w['peak_rss_mib']:.2f}")
 
 
 if __name__ == "__main__":
