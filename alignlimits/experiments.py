@@ -87,6 +87,8 @@ __all__ = [
     "run_frontier",
     "save_results",
     "score",
+    "task_judge",
+    "task_reward",
     "validate_results",
     "write_json_atomic",
 ]
@@ -217,15 +219,33 @@ def load_task(task: str, n_prompts: int, max_document_words: int | None = None) 
     )
 
 
-def score(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> tuple:
-    """``(reward, judge)`` of completions ``texts`` answering ``requests`` (float64 arrays, one per text)."""
+def task_reward(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> Any:
+    """The task's reward of completions ``texts`` (float64 array, one per text)."""
     if task == "safety":
         from alignlimits.tasks import safety
 
-        return safety.reward(texts), safety.judge(requests, texts)
+        return safety.reward(texts)
     from alignlimits.tasks import summarization
 
-    return summarization.reward(texts, references), summarization.judge(texts, references)
+    return summarization.reward(texts, references)
+
+
+def task_judge(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> Any:
+    """The task's held-out judge of completions ``texts`` (float64 array, one per text)."""
+    if task == "safety":
+        from alignlimits.tasks import safety
+
+        return safety.judge(requests, texts)
+    from alignlimits.tasks import summarization
+
+    return summarization.judge(texts, references)
+
+
+def score(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> tuple:
+    """``(reward, judge)`` of completions ``texts`` answering ``requests`` (float64 arrays, one per text)."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
+    return task_reward(task, requests, references, texts), task_judge(task, requests, references, texts)
 
 
 # ---------------------------------------------------------------------------- provenance

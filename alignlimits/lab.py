@@ -31,7 +31,7 @@ from scipy.special import softmax
 from alignlimits import bon, estimator
 from alignlimits._validation import as_finite_array
 
-__all__ = ["LabCurves", "lab_curves", "limit_at"]
+__all__ = ["LabCurves", "bon_fraction_of_limit", "lab_curves", "limit_at"]
 
 
 @dataclass(frozen=True)
@@ -175,3 +175,14 @@ def limit_at(
     order = np.argsort(curves.kl, kind="stable")
     out = np.where(x <= curves.kl_ceiling, np.interp(x, curves.kl[order], y[order]), np.nan)
     return out if out.ndim else float(out)
+
+
+def bon_fraction_of_limit(curves: LabCurves) -> NDArray[np.float64]:
+    """Best-of-N's reward gain as a share of the estimated frontier's gain at the same KL, shape ``(k,)``.
+
+    ``bon_gain_reward / limit_at(curves, bon_kl)``; NaN for ``N = 1`` (0/0), where the
+    limit is 0 (every reward of the prompts tied) and beyond the estimable ceiling.
+    """
+    limit = limit_at(curves, curves.bon_kl)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((curves.n > 1) & (limit > 1e-12), curves.bon_gain_reward / limit, np.nan)

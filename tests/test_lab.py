@@ -90,3 +90,12 @@ def test_limit_at_reproduces_the_curve_and_refuses_the_unestimable():
         lab.limit_at(c, -0.1)
     with pytest.raises(ValueError, match="shape"):
         lab.limit_at(c, 0.1, curve=np.zeros(3))
+
+
+def test_bon_fraction_of_limit_is_best_of_n_over_the_frontier_at_its_kl():
+    r, j = _data(n=16)
+    c = lab.lab_curves(r, j, np.geomspace(0.02, 50, 80), ns=(1, 2, 4), rng=np.random.default_rng(1))
+    share = lab.bon_fraction_of_limit(c)
+    assert np.isnan(share[0])  # N = 1: no gain, no KL
+    np.testing.assert_allclose(share[1:], c.bon_gain_reward[1:] / lab.limit_at(c, c.bon_kl[1:]))
+    assert np.all((share[1:] > 0) & (share[1:] < 1.2))

@@ -206,3 +206,30 @@ def test_command_line(tmp_path, capsys) -> None:
     assert "unknown method" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         experiments.main(["rl", "--task", "safety", "--kl-coefs", "a,b"])
+
+
+def test_scorer_scores_each_rollout_afresh() -> None:
+    # Regression: a cache keyed by id() once returned the previous rollout's scores when a new
+    # rollout reused a freed one's id. Every call now scores the rollout it is given.
+    cfg = smoke("grpo")
+    policy, _, _, scorer = lm_runs.build(cfg)
+    for seed in range(4):
+        rollout = policy.rollout(torch.arange(cfg.n_prompts).repeat_interleave(1 + seed % 2), seed=seed)
+        requests = [scorer.inputs.requests[i] for i in rollout.prompt_index.tolist()]
+        expected = experiments.score(cfg.task, requests, [""] * len(rollout), scorer.texts(rollout))
+        np.testing.assert_array_equal(scorer.reward(rollout).numpy(), expected[0])
+        np.testing.assert_array_equal(scorer.judge(rollout).numpy(), expected[1])
+
+
+def test_committed_rl_results_validate() -> None:
+    folder = lm_runs.results_path("safety").parent
+    for path in sorted(folder.glob("rl-*.json")):
+        results = lm_runs.load_results("safety", path=path)  # validates (task and tier come from the file)
+        stem = f"rl-{results['task']}-{results['tier']}"
+        assert path.name in (f"{stem}.json", f"{stem}-tuning.json")
+        for entry in results["runs"]:
+            assert entry["config"]["tier"] == results["tier"]
+            if path.name.endswith("-tuning.json"):
+                assert entry["config"]["seed"] == lm_runs.TUNING_SEED
+            else:
+                assert entry["config"]["seed"] != lm_runs.TUNING_SEED  # tuning never reuses a sweep seed

@@ -299,42 +299,38 @@ def last_blocks(model: Any, k: int) -> Callable[[str], bool]:
 
 
 class TaskScorer:
-    """Reward and judge of a rollout's completions (computed once per rollout, both at once).
+    """Reward and judge of a rollout's completions (decoded with ``tokenizer``).
 
     Parameters
     ----------
     task : ``"safety"`` or ``"summarization"``.
     inputs : the task's :class:`~alignlimits.experiments.TaskInputs` (indexed by the rollout's prompt index).
     tokenizer : decodes the completions.
+
+    Nothing is cached between calls: the reward and the judge are separate computations.
     """
 
     def __init__(self, task: str, inputs: experiments.TaskInputs, tokenizer: Any) -> None:
         self.task, self.inputs, self.tokenizer = task, inputs, tokenizer
-        self._last: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def texts(self, rollout: Rollout) -> list[str]:
         return rollout.context.texts(self.tokenizer)
 
-    def scores(self, rollout: Rollout) -> tuple[np.ndarray, np.ndarray]:
-        """``(reward, judge)``, float64 arrays of shape ``(B,)``."""
-        if self._last is not None and self._last[0] == id(rollout):
-            return self._last[1], self._last[2]
+    def _inputs(self, rollout: Rollout) -> tuple[list[str], list[str], list[str]]:
         owner = rollout.prompt_index.tolist()
-        reward, judge = experiments.score(
-            self.task,
+        return (
             [self.inputs.requests[i] for i in owner],
             [self.inputs.references[i] for i in owner],
             self.texts(rollout),
         )
-        reward, judge = np.asarray(reward, dtype=np.float64), np.asarray(judge, dtype=np.float64)
-        self._last = (id(rollout), reward, judge)
-        return reward, judge
 
     def reward(self, rollout: Rollout) -> torch.Tensor:
-        return torch.as_tensor(self.scores(rollout)[0])
+        """The task's reward, float64 ``(B,)``."""
+        return torch.as_tensor(np.asarray(experiments.task_reward(self.task, *self._inputs(rollout)), np.float64))
 
     def judge(self, rollout: Rollout) -> torch.Tensor:
-        return torch.as_tensor(self.scores(rollout)[1])
+        """The held-out judge, float64 ``(B,)``."""
+        return torch.as_tensor(np.asarray(experiments.task_judge(self.task, *self._inputs(rollout)), np.float64))
 
 
 def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO, TaskScorer]:
@@ -413,7 +409,7 @@ def evaluate(
     chunks = list(index.split(batch_size))
     for c, rows in enumerate(tqdm(chunks, desc="evaluate", disable=not progress)):
         rollout = policy.rollout(rows, seed=seed + c)
-        reward, judge = scorer.scores(rollout)
+        reward, judge = scorer.reward(rollout).numpy(), scorer.judge(rollout).numpy()
         texts += scorer.texts(rollout)
         for micro in torch.arange(len(rollout)).split(micro_batch_size):
             sub = rollout.select(micro)
