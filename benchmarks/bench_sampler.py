@@ -5,7 +5,9 @@ Both draw ``num_samples`` completions of ``prompts`` prompts, ``batch_size`` row
 left-padded prompts with attention masks, in the same process with the same torch
 thread count. The script prints the tokens per second of each (real completion tokens,
 EOS included, per wall-clock second and per CPU second, ``time.process_time``), where
-the CPU time goes, and the ratio. With one torch thread (the default) CPU times hardly
+the CPU time goes, the CPU time of ``generate`` per decoded position (rows × decoding
+steps: the work of a call, whatever the completions' lengths, which differ when the
+sampling laws differ) and the ratios. With one torch thread (the default) CPU times hardly
 depend on other jobs sharing the cores; pass ``--threads 2`` on an idle machine.
 
 :func:`alignlimits.lm.sampling.sample` does more than ``generate``, and the script times
@@ -25,6 +27,7 @@ with timers for the run):
 Reproducible (seeded); not a test. From the repository root::
 
     python benchmarks/bench_sampler.py                   # SmolLM2-135M-Instruct, 8 prompts × 4, 32 tokens
+    python benchmarks/bench_sampler.py --same-law       # plain generate at top_k=0, top_p=1 too
     python benchmarks/bench_sampler.py --model tiny-gpt2 --repeats 1
 """
 
@@ -44,15 +47,18 @@ class Timer:
     """Wraps a callable, adding up the wall-clock and CPU seconds spent in it."""
 
     def __init__(self, fn: Any) -> None:
-        self.fn, self.seconds, self.cpu_seconds = fn, 0.0, 0.0
+        self.fn, self.seconds, self.cpu_seconds, self.positions = fn, 0.0, 0.0, 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         start, cpu = time.perf_counter(), time.process_time()
         try:
-            return self.fn(*args, **kwargs)
+            out = self.fn(*args, **kwargs)
         finally:
             self.seconds += time.perf_counter() - start
             self.cpu_seconds += time.process_time() - cpu
+        if "input_ids" in kwargs:  # generate: rows × decoding steps, the work whatever the lengths
+            self.positions += out.shape[0] * (out.shape[1] - kwargs["input_ids"].shape[1])
+        return out
 
 
 def prompt_ids(tokenizer: Any, n: int) -> list[list[int]]:
@@ -89,6 +95,7 @@ def plain_generate(model: Any, prompts: list[list[int]], args: argparse.Namespac
                 temperature=args.temperature,
                 max_new_tokens=args.max_new_tokens,
                 pad_token_id=pad,
+                **({"top_k": 0, "top_p": 1.0} if args.same_law else {}),
             )
             tokens += int(sampling.completion_lengths(out[:, ids.shape[1] :], eos).sum())
     return tokens
@@ -123,6 +130,9 @@ def main() -> None:
         "--threads", type=int, default=1, help="torch threads (1: CPU times stay meaningful on a shared machine)"
     )
     parser.add_argument("--repeats", type=int, default=2, help="timed runs of each; the best is reported")
+    parser.add_argument(
+        "--same-law", action="store_true", help="give plain generate top_k=0, top_p=1 too (same sampling law as ours)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -139,7 +149,8 @@ def main() -> None:
     )
     print(
         f"  plain generate samples with the model's generation_config, unset fields from transformers' defaults: "
-        f"{effective}; ours with top_k=0, top_p=1, min_p=0, no penalties"
+        f"{effective}{' but top_k=0, top_p=1 (--same-law)' if args.same_law else ''}; "
+        "ours with top_k=0, top_p=1, min_p=0, no penalties"
     )
 
     generate = Timer(model.generate)
@@ -155,11 +166,12 @@ def main() -> None:
         runs = []
         for _ in range(args.repeats):
             generate.seconds = generate.cpu_seconds = scoring.seconds = scoring.cpu_seconds = 0.0
+            generate.positions = 0
             start, cpu = time.perf_counter(), time.process_time()
             tokens = fn(model, prompts, args, eos, pad)
             runs.append({
                 "wall": time.perf_counter() - start, "cpu": time.process_time() - cpu, "tokens": tokens,
-                "generate": generate.cpu_seconds, "scoring": scoring.cpu_seconds,
+                "generate": generate.cpu_seconds, "scoring": scoring.cpu_seconds, "positions": generate.positions,
             })  # fmt: skip
         wall, best = min(r["wall"] for r in runs), min(runs, key=lambda r: r["cpu"])
         results[name] = best
@@ -167,15 +179,19 @@ def main() -> None:
         print(
             f"{name:22s}: {best['tokens'] / wall:7.1f} tokens/s wall, {best['tokens'] / best['cpu']:7.1f} tokens/s "
             f"CPU ({best['tokens']} tokens; CPU {best['cpu']:.2f} s = generate {best['generate']:.2f} s + "
-            f"teacher-forced scoring {best['scoring']:.2f} s + other {other:.2f} s)"
+            f"teacher-forced scoring {best['scoring']:.2f} s + other {other:.2f} s); generate: "
+            f"{1e3 * best['generate'] / best['positions']:.2f} ms CPU per decoded position (row × step)"
         )
     mine, plain = results["ours: sampling.sample"], results["plain generate"]
     rate = {name: r["tokens"] / r["cpu"] for name, r in results.items()}
-    rate_in_generate = {name: r["tokens"] / r["generate"] for name, r in results.items()}
+    per_position = {name: r["generate"] / r["positions"] for name, r in results.items()}
     ratio = rate["ours: sampling.sample"] / rate["plain generate"]
-    print(f"throughput ratio ours / plain generate (tokens per CPU second): {ratio:.2f}")
-    ratio = rate_in_generate["ours: sampling.sample"] / rate_in_generate["plain generate"]
-    print(f"inside generate only, ratio ours / plain                   : {ratio:.2f}")
+    print(f"tokens per CPU second, ratio ours / plain (lengths differ) : {ratio:.2f}")
+    ratio = per_position["ours: sampling.sample"] / per_position["plain generate"]
+    print(f"generate CPU per decoded position, ratio ours / plain       : {ratio:.2f}")
+    whole = {name: r["cpu"] / r["positions"] for name, r in results.items()}
+    ratio = whole["ours: sampling.sample"] / whole["plain generate"]
+    print(f"whole call CPU per decoded position, ratio ours / plain     : {ratio:.2f}  (lengths-independent)")
     print(f"teacher-forced scoring share of ours' CPU time             : {mine['scoring'] / mine['cpu']:.0%}")
     assert plain["tokens"] > 0 and mine["tokens"] > 0, "no tokens generated"
 
