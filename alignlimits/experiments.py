@@ -632,7 +632,10 @@ def _build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--tier", choices=TIERS, default=None, help="default: $ALIGNLIMITS_TIER or 'default'")
     methods_help = f"comma-separated, from {','.join(lm_runs.METHODS)} (default: all)"
     rl.add_argument("--methods", type=lambda t: t.split(","), default=list(lm_runs.METHODS), help=methods_help)
-    coefs_help = "comma-separated KL coefficients (default: each method's sweep, lm_runs.SWEEP_KL_COEFS)"
+    coefs_help = (
+        "comma-separated KL coefficients, the same for every method given (default: each method's own sweep, "
+        "lm_runs.SWEEP_KL_COEFS; PPO's β is on the reward's scale, GRPO's on the normalised advantages')"
+    )
     rl.add_argument("--kl-coefs", type=_numbers(float), default=None, help=coefs_help)
     rl.add_argument("--seeds", type=_numbers(int), default=list(lm_runs.SWEEP_SEEDS), help="comma-separated seeds")
     rl.add_argument("--lr", type=float, default=None, help="override the tuned learning rate")
@@ -652,12 +655,15 @@ def _build_parser() -> argparse.ArgumentParser:
 def _main_rl(args: argparse.Namespace) -> int:
     from alignlimits.rl import lm_runs
 
-    unknown = sorted(set(args.methods) - set(lm_runs.METHODS))
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {lm_runs.METHODS}.")
     if args.tune:
+        ignored = [flag for flag, value in (("--lr", args.lr), ("--kl-coefs", args.kl_coefs)) if value is not None]
+        if ignored:
+            raise ValueError(f"--tune runs the learning-rate grid (--lrs) at each method's middle β; drop {ignored}.")
         steps = {"steps": args.steps} if args.steps is not None else {}
         lrs = args.lrs or lm_runs.TUNING_LRS
+        unknown = sorted(set(args.methods) - set(lm_runs.METHODS))
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {lm_runs.METHODS}.")
         configs = [c for m in args.methods for c in lm_runs.tuning_configs(args.task, m, args.tier, lrs, **steps)]
         output = args.output or (lm_runs.tuning_path(args.task, configs[0].tier) if not steps else None)
         if output is None:
@@ -666,12 +672,9 @@ def _main_rl(args: argparse.Namespace) -> int:
         print(f"{len(runs)} of {len(configs)} tuning runs finished; results in {output}")
         return 0
     overrides = {k: v for k, v in {"lr": args.lr, "steps": args.steps}.items() if v is not None}
-    configs = [
-        lm_runs.run_config(args.task, method, beta, seed, args.tier, **overrides)
-        for seed in args.seeds  # seed-major: an interrupted sweep already covers every method and β
-        for method in args.methods
-        for beta in (args.kl_coefs or lm_runs.SWEEP_KL_COEFS[method])
-    ]
+    configs = lm_runs.sweep_configs(
+        args.task, args.tier, methods=args.methods, kl_coefs=args.kl_coefs, seeds=args.seeds, **overrides
+    )
     output = args.output
     if output is None and overrides:  # a non-standard config never enters the package's results
         output = Path(args.work_dir or ".") / f"rl-{args.task}-{configs[0].tier}-custom.json"

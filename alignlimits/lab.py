@@ -163,8 +163,10 @@ def limit_at(
 
     ``which`` names the curve (``"gain_reward"`` or ``"gain_judge"``); ``curve`` overrides it
     with any array of shape ``(m,)`` along the same β grid (e.g. a band edge,
-    ``curves.bands["gain_reward"][1]``). KLs beyond the estimable ceiling
-    (``curves.kl_ceiling``) have no estimate and give NaN; negative or non-finite KLs are refused.
+    ``curves.bands["gain_reward"][1]``). Every curve starts at the base policy, gain 0 at
+    KL 0. KLs beyond the β grid's largest KL or the estimable ceiling
+    (``curves.kl_ceiling``) have no estimate and give NaN (no extrapolation); negative or
+    non-finite KLs are refused.
     """
     x = as_finite_array(kl, "kl", min_ndim=0)
     if np.any(x < 0):
@@ -173,7 +175,11 @@ def limit_at(
     if y.shape != curves.kl.shape:
         raise ValueError(f"curve must have the frontier's shape {curves.kl.shape}; got {y.shape}.")
     order = np.argsort(curves.kl, kind="stable")
-    out = np.where(x <= curves.kl_ceiling, np.interp(x, curves.kl[order], y[order]), np.nan)
+    # Every gain curve starts at (0, 0), the base policy (β = ∞); beyond the β grid's largest KL,
+    # or the estimable ceiling, there is no estimate (no extrapolation).
+    kl_sorted, y_sorted = np.concatenate([[0.0], curves.kl[order]]), np.concatenate([[0.0], y[order]])
+    inside = x <= min(kl_sorted[-1], curves.kl_ceiling)
+    out = np.where(inside, np.interp(x, kl_sorted, y_sorted), np.nan)
     return out if out.ndim else float(out)
 
 

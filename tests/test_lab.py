@@ -86,6 +86,9 @@ def test_limit_at_reproduces_the_curve_and_refuses_the_unestimable():
     upper = lab.limit_at(c, c.kl, curve=c.bands["gain_reward"][1])
     assert np.all(upper >= lab.limit_at(c, c.kl) - 1e-12)
     assert np.isnan(lab.limit_at(c, c.kl_ceiling + 0.1))
+    assert np.isnan(lab.limit_at(c, c.kl.max() + 1e-6))  # no extrapolation past the β grid
+    assert lab.limit_at(c, 0.0) == 0.0  # the base policy
+    assert 0 < lab.limit_at(c, c.kl.min() / 2) < c.gain_reward[np.argmin(c.kl)]
     with pytest.raises(ValueError, match=">= 0"):
         lab.limit_at(c, -0.1)
     with pytest.raises(ValueError, match="shape"):

@@ -40,7 +40,7 @@ def count_of_token_2(rollout: Rollout) -> torch.Tensor:
 
 def test_forward_agrees_with_the_sampler() -> None:
     pol = policy()
-    ro = pol.rollout(torch.tensor([0, 1, 2, 0, 1, 2]), seed=0)
+    ro = pol.rollout(torch.tensor([0, 1, 2, 0, 1, 2]), seed=0, score=True)
     torch.testing.assert_close(ro.mask, ro.context.completion_mask)
     with torch.no_grad():
         lp = token_logprobs(pol(ro).logprobs, ro)
@@ -96,3 +96,12 @@ def test_resumed_run_on_a_transformer_equals_an_uninterrupted_one(tmp_path) -> N
     assert common.train(resumed, checkpoint=path, progress=False) == full_history
     for a, b in zip(full.policy.parameters(), resumed.policy.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_rollout_without_scoring_samples_the_same_completions() -> None:
+    pol = policy()
+    rows = torch.tensor([0, 1, 2, 0, 1, 2])
+    scored, plain = pol.rollout(rows, seed=5, score=True), pol.rollout(rows, seed=5)
+    assert plain.context.logprobs is None and scored.context.logprobs is not None
+    torch.testing.assert_close(plain.completion_ids, scored.completion_ids, rtol=0, atol=0)
+    assert plain.select(torch.tensor([1, 2])).context.logprobs is None

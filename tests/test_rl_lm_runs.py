@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -114,6 +115,10 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, finis
         np.testing.assert_allclose(resumed["eval"][name], whole["eval"][name], rtol=1e-9, atol=1e-12)
     assert resumed["provenance"]["sessions"] == 1  # one process ran both parts here
     assert not (folder / "checkpoint.pt").exists(), "the checkpoint is removed once run.json holds the run"
+    final = torch.load(folder / "final.pt", weights_only=False)  # the trained parameters are kept
+    policy, _, _, _ = lm_runs.build(cfg)
+    common.load_trainable_state(policy, final)
+    assert resumed["algorithm"]["lam"] == 1.0  # PPO's GAE with λ = 1 (see build)
 
 
 def test_checkpoints_hold_only_the_trained_parameters(tmp_path) -> None:
@@ -126,6 +131,10 @@ def test_checkpoints_hold_only_the_trained_parameters(tmp_path) -> None:
     assert len(trained) < len(list(policy.named_parameters()))
     with pytest.raises(ValueError, match="do not match"):
         common.load_trainable_state(policy, {"nonsense": torch.zeros(1)})
+    wrong = {n: torch.zeros(1) for n in trained}
+    with pytest.raises(ValueError, match="other shapes"):
+        common.load_trainable_state(policy, wrong)
+    assert (next(tmp_path.iterdir()) / "checkpoint.pt").is_file()
 
 
 def test_evaluating_the_reference_itself_gives_zero_kl() -> None:
@@ -163,8 +172,9 @@ def test_results_round_trip_and_corruptions_are_refused(tmp_path, finished_runs)
 
 
 def fake_run(method: str, lr: float, reward: float, kl: float) -> dict:
-    return {"config": {"method": method, "lr": lr}, "eval": {"reward": [reward, reward], "judge": [0, 0],
-            "kl_exact": [kl, kl], "kl_k1": [kl, kl], "kl_k3": [kl, kl], "length": [1, 1]}}  # fmt: skip
+    ev = {"prompt_index": [0, 1], "reward": [reward, reward], "judge": [0, 0], "kl_exact": [kl, kl],
+          "kl_k1": [kl, kl], "kl_k3": [kl, kl], "length": [1, 1]}  # fmt: skip
+    return {"config": {"method": method, "lr": lr}, "eval": ev}
 
 
 def test_choose_lr_takes_the_best_reward_within_the_kl_limit() -> None:
@@ -233,3 +243,65 @@ def test_committed_rl_results_validate() -> None:
                 assert entry["config"]["seed"] == lm_runs.TUNING_SEED
             else:
                 assert entry["config"]["seed"] != lm_runs.TUNING_SEED  # tuning never reuses a sweep seed
+
+
+def test_summarize_run_clusters_standard_errors_by_prompt() -> None:
+    # Two prompts, two samples each: the mean is over samples, the SE over the two prompt means.
+    ev = {"prompt_index": [0, 0, 1, 1], "reward": [1.0, 3.0, 5.0, 7.0], "judge": [0, 0, 0, 0],
+          "kl_exact": [0.1, 0.3, 0.1, 0.3], "kl_k1": [0] * 4, "kl_k3": [0] * 4, "length": [1, 2, 3, 4]}  # fmt: skip
+    s = lm_runs.summarize_run({"eval": ev})
+    assert s["reward"] == 4.0
+    assert s["reward_se"] == pytest.approx(np.std([2.0, 6.0], ddof=1) / np.sqrt(2))
+    assert s["kl_exact_se"] == 0.0  # the prompt means are equal: no between-prompt spread
+
+
+def test_check_same_base_accepts_the_frontier_and_names_differences() -> None:
+    front = {"task": "safety", "config": dataclasses.asdict(experiments.frontier_config("safety", "smoke"))}
+    cfg = dataclasses.asdict(smoke("ppo"))
+    lm_runs.check_same_base(cfg, front)
+    with pytest.raises(ValueError, match="temperature"):
+        lm_runs.check_same_base({**cfg, "temperature": 1.0}, front)
+    with pytest.raises(ValueError, match="n_prompts"):
+        lm_runs.check_same_base({**cfg, "n_prompts": 99}, front)
+
+
+def test_sweep_configs_are_seed_major_and_checked() -> None:
+    configs = lm_runs.sweep_configs("safety", "smoke", seeds=(1, 2))
+    assert len(configs) == 2 * sum(len(v) for v in lm_runs.SWEEP_KL_COEFS.values())
+    assert [c.seed for c in configs[: len(configs) // 2]] == [1] * (len(configs) // 2)
+    assert {c.kl_coef for c in configs if c.method == "ppo"} == set(lm_runs.SWEEP_KL_COEFS["ppo"])
+    assert {c.seed for c in lm_runs.tuning_configs("safety", "grpo", "smoke")} == {lm_runs.TUNING_SEED}
+    assert lm_runs.tuning_path("safety").name == "rl-safety-full-tuning.json"
+    with pytest.raises(ValueError, match="unknown method"):
+        lm_runs.sweep_configs("safety", "smoke", methods=("dpo",))
+
+
+def test_tuned_lr_reads_the_tuning_file(tmp_path, finished_runs) -> None:
+    runs = []
+    for lr, result in zip((1e-4, 3e-4), finished_runs.values(), strict=False):
+        entry = json.loads(json.dumps(result))
+        entry["config"].update(method="grpo", lr=lr, seed=lm_runs.TUNING_SEED)
+        entry["algorithm"]["lr"] = lr
+        runs.append(entry)
+    runs[0]["eval"]["reward"] = [x + 1.0 for x in runs[0]["eval"]["reward"]]  # the smaller rate wins
+    path = lm_runs.save_results("safety", "smoke", runs, tmp_path / "tuning.json")
+    assert lm_runs.tuned_lr("safety", "grpo", path=path) == 1e-4
+    with pytest.raises(ValueError, match="no ppo tuning run"):
+        lm_runs.tuned_lr("safety", "ppo", path=path)
+
+
+def test_a_diverging_step_stops_the_run_with_its_number() -> None:
+    class Diverging:
+        steps = 3
+
+        def step(self, k):
+            return {"reward": 1.0, "kl_exact": float("nan") if k == 1 else 0.0}
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state):
+            pass
+
+    with pytest.raises(FloatingPointError, match="step 1"):
+        common.train(Diverging(), progress=False)

@@ -151,7 +151,8 @@ class Samples:
     completion_mask : (B, T) True for real completion tokens (EOS included), from ``lengths``.
     lengths : (B,) completion lengths.
     prompt_index : (B,) which prompt each row answers (index into the prompt list).
-    logprobs : (B, T) float64 ``log π(y_t|y_{<t})`` at ``temperature`` (0 at pads).
+    logprobs : (B, T) float64 ``log π(y_t|y_{<t})`` at ``temperature`` (0 at pads); None when
+        sampled without scoring.
     temperature : the sampling temperature.
     """
 
@@ -161,7 +162,7 @@ class Samples:
     completion_mask: torch.Tensor
     lengths: torch.Tensor
     prompt_index: torch.Tensor
-    logprobs: torch.Tensor
+    logprobs: torch.Tensor | None
     temperature: float
 
     def __len__(self) -> int:
@@ -176,7 +177,7 @@ class Samples:
             self.completion_mask[rows],
             self.lengths[rows],
             self.prompt_index[rows],
-            self.logprobs[rows],
+            None if self.logprobs is None else self.logprobs[rows],
             self.temperature,
         )
 
@@ -205,6 +206,7 @@ def sample(
     batch_size: int = 64,
     score_batch_size: int = 8,
     progress: bool = False,
+    score: bool = True,
 ) -> Samples:
     r"""Draw ``num_samples`` completions per prompt from ``softmax(logits/T)``.
 
@@ -219,11 +221,14 @@ def sample(
     batch_size : rows generated at once.
     score_batch_size : rows scored at once by teacher forcing (holds a float64
         ``(score_batch_size, T, V)`` block: keep it small for large vocabularies).
+    score : compute the teacher-forced log-probs (one more forward pass); callers that
+        score the samples themselves anyway (the RL algorithms) pass False.
 
     Returns
     -------
     Samples
-        With teacher-forced ``logprobs`` of the sampled tokens at ``temperature``.
+        With teacher-forced ``logprobs`` of the sampled tokens at ``temperature``
+        (``None`` when ``score=False``).
     """
     if int(num_samples) != num_samples or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}.")
@@ -261,15 +266,17 @@ def sample(
     completion_mask = lmkl.mask_from_lengths(lengths, int(max_new_tokens))
     # Tokens after EOS are padding whatever generate wrote there.
     completion_ids = torch.where(completion_mask, completion_ids, torch.full_like(completion_ids, int(pad_token_id)))
-    logprobs = token_logprobs(
-        model,
-        prompt_ids,
-        prompt_mask,
-        completion_ids,
-        completion_mask,
-        temperature=temperature,
-        batch_size=score_batch_size,
-    )
+    logprobs = None
+    if score:
+        logprobs = token_logprobs(
+            model,
+            prompt_ids,
+            prompt_mask,
+            completion_ids,
+            completion_mask,
+            temperature=temperature,
+            batch_size=score_batch_size,
+        )
     return Samples(
         prompt_ids=prompt_ids,
         prompt_mask=prompt_mask,

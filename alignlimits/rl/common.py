@@ -335,6 +335,9 @@ def load_trainable_state(module: torch.nn.Module, state: dict[str, torch.Tensor]
             f"the checkpoint's trainable parameters do not match the policy's (missing {missing[:3]}, "
             f"unexpected {extra[:3]}); it was written for another model or another choice of trained layers."
         )
+    wrong = [n for n, v in state.items() if tuple(v.shape) != tuple(params[n].shape)]
+    if wrong:
+        raise ValueError(f"the checkpoint's parameters {wrong[:3]} have other shapes than the policy's.")
     with torch.no_grad():
         for name, value in state.items():
             params[name].copy_(value)
@@ -392,6 +395,12 @@ def train(
     )
     for k in bar:
         metrics = {"step": float(k), **algorithm.step(k)}
+        bad = sorted(name for name, value in metrics.items() if not math.isfinite(value))
+        if bad:
+            raise FloatingPointError(
+                f"step {k} produced non-finite {bad}: the run diverged (lower the learning rate or clip gradients); "
+                "the last checkpoint is kept."
+            )
         history.append(metrics)
         bar.set_postfix(reward=f"{metrics['reward']:.3f}", kl=f"{metrics['kl_exact']:.3f}")
         if callback is not None:

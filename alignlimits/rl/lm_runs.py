@@ -9,8 +9,9 @@ coefficient ``β``, then **evaluates** the final policy: ``eval_samples`` comple
 k1, k3 for comparison). Methods, as the literature runs them:
 
 * ``"ppo"`` — :class:`~alignlimits.rl.ppo.PPO`: the penalty ``β (ℓ − ℓ_ref)`` in every
-  token's reward (fixed ``β``), a value head on the last hidden state, GAE, whitened
-  advantages, token-mean loss; its fixed point is ``π_β``.
+  token's reward (fixed ``β``), a value head on the last hidden state, GAE with
+  ``γ = λ = 1`` (unbiased with a value head still learning), whitened advantages,
+  token-mean loss; its fixed point is ``π_β``.
 * ``"grpo"`` — :class:`~alignlimits.rl.grpo.GRPO` as in the GRPO paper: group-std
   normalised advantages, per-sequence-mean loss, and ``β`` times the k3 estimator per
   token as a *loss* term (whose fixed point is not ``π_β``; see the RL chapter).
@@ -20,7 +21,8 @@ embeddings, tied to the output layer, stay frozen); the chapters say so.
 
 **Resuming.** Each run has a work folder ``<cache>/runs/rl-<task>-<tier>-<method>-<hash>/``
 with a checkpoint of the trained parameters and optimiser every ``checkpoint_every``
-steps (:func:`alignlimits.rl.common.train`); a finished run writes ``run.json`` there.
+steps (:func:`alignlimits.rl.common.train`); a finished run writes ``run.json`` and its
+trained parameters, ``final.pt``, there.
 Running the same command again resumes an unfinished run and skips finished ones. A
 sweep (:func:`sweep`) adds every finished run to the task's results file at once, so an
 interrupted sweep loses at most the steps since the last checkpoint.
@@ -29,6 +31,7 @@ interrupted sweep loses at most the steps since the last checkpoint.
 
     {"schema": "alignlimits.rl", "schema_version": 1, "task": str, "tier": str,
      "runs": [{"config": {... every LMRunConfig field ...},
+               "algorithm": {... every PPOConfig or GRPOConfig field ...},
                "history": [{"step", "reward", "kl_exact", "kl_k1", "kl_k3", "judge", ...}] * steps,
                "eval": {"prompt_index": [int] * E, "reward": [float] * E, "judge": [float] * E,
                         "kl_exact": [float] * E, "kl_k1": [float] * E, "kl_k3": [float] * E,
@@ -73,6 +76,7 @@ __all__ = [
     "LMRunConfig",
     "TaskScorer",
     "build",
+    "check_same_base",
     "choose_lr",
     "evaluate",
     "last_blocks",
@@ -83,6 +87,7 @@ __all__ = [
     "save_results",
     "summarize_run",
     "sweep",
+    "sweep_configs",
     "tuned_lr",
     "tuning_configs",
     "tuning_path",
@@ -225,6 +230,30 @@ def run_config(
     return LMRunConfig(**base)
 
 
+def sweep_configs(
+    task: str,
+    tier: str | None = None,
+    *,
+    methods: Sequence[str] = METHODS,
+    kl_coefs: Sequence[float] | None = None,
+    seeds: Sequence[int] = SWEEP_SEEDS,
+    **overrides: Any,
+) -> list[LMRunConfig]:
+    """The sweep's runs, seed-major (an interrupted sweep already covers every method and β).
+
+    ``kl_coefs`` (one list for every method) defaults to each method's :data:`SWEEP_KL_COEFS`.
+    """
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}.")
+    return [
+        run_config(task, method, beta, seed, tier, **overrides)
+        for seed in seeds
+        for method in methods
+        for beta in (kl_coefs if kl_coefs is not None else SWEEP_KL_COEFS[method])
+    ]
+
+
 def tuning_configs(task: str, method: str, tier: str | None = None, lrs: Sequence[float] = TUNING_LRS,
                    **overrides: Any) -> list[LMRunConfig]:  # fmt: skip
     """The tuning runs of ``method`` on ``task``: one per learning rate, middle β, seed :data:`TUNING_SEED`."""
@@ -363,7 +392,10 @@ def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRP
         seed=config.seed,
     )
     if config.method == "ppo":
-        cfg = ppo.PPOConfig(batch_size=config.samples_per_step, kl_coef=config.kl_coef, **shared)
+        # GAE λ = 1: the advantage is the return minus V, unbiased whatever V is. With λ < 1 and a
+        # value head that is still near zero after a few dozen Adam steps, the first token of a
+        # 48-token answer would get only λ^47 of the score.
+        cfg = ppo.PPOConfig(batch_size=config.samples_per_step, kl_coef=config.kl_coef, lam=1.0, **shared)
         algorithm: grpo.GRPO | ppo.PPO = ppo.PPO(policy, reference, scorer.reward, cfg, judge_fn=scorer.judge)
     else:
         cfg_g = grpo.GRPOConfig(
@@ -433,14 +465,45 @@ def evaluate(
 
 
 def summarize_run(run_result: dict[str, Any]) -> dict[str, float]:
-    """Means and standard errors of a finished run's evaluation (standard errors over samples)."""
+    r"""Means and standard errors of a finished run's evaluation.
+
+    The mean is over all evaluation samples (every prompt weighs the same: each has
+    ``eval_samples``). The standard error is clustered by prompt,
+    ``sd(per-prompt means)/sqrt(P)``: samples of one prompt are correlated, and the
+    frontier's band resamples prompts too.
+    """
     ev = run_result["eval"]
+    prompts = np.asarray(ev["prompt_index"])
+    ids, inverse = np.unique(prompts, return_inverse=True)
     summary: dict[str, float] = {}
     for name in ("reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length"):
         x = np.asarray(ev[name], dtype=np.float64)
+        per_prompt = np.bincount(inverse, weights=x) / np.bincount(inverse)
         summary[name] = float(x.mean())
-        summary[name + "_se"] = float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
+        summary[name + "_se"] = float(per_prompt.std(ddof=1) / np.sqrt(ids.size)) if ids.size > 1 else float("nan")
     return summary
+
+
+def check_same_base(run_config: dict[str, Any], frontier_results: dict[str, Any]) -> None:
+    """Raise ValueError unless an RL run and a frontier results file describe the same base policy.
+
+    Model, seed of its weights, prompts, temperature, completion length, document cut and
+    scoring version must agree, or the run's point and the frontier are not comparable.
+    """
+    fr = frontier_results["config"]
+    pairs = {
+        "task": (run_config["task"], frontier_results["task"]),
+        "model": (run_config["model"], fr["model"]),
+        "model_seed": (run_config["model_seed"], fr["seed"]),
+        "n_prompts": (run_config["n_prompts"], fr["n_prompts"]),
+        "temperature": (run_config["temperature"], fr["temperature"]),
+        "max_new_tokens": (run_config["max_new_tokens"], fr["max_new_tokens"]),
+        "max_document_words": (run_config["max_document_words"], fr["max_document_words"]),
+        "scoring_version": (run_config["scoring_version"], fr["scoring_version"]),
+    }
+    differ = {k: v for k, v in pairs.items() if v[0] != v[1]}
+    if differ:
+        raise ValueError(f"the RL run and the frontier have different base policies (run, frontier): {differ}.")
 
 
 # ---------------------------------------------------------------------------- runs
@@ -511,6 +574,7 @@ def run(
     train_time = float(sum(h["seconds"] for h in history))
     result = {
         "config": dataclasses.asdict(config),
+        "algorithm": dataclasses.asdict(algorithm.config),  # every hyper-parameter the algorithm ran with
         "history": history,
         "eval": evaluation,
         "provenance": {
@@ -524,7 +588,9 @@ def run(
     }
     _validate_run(result, "run")
     experiments.write_json_atomic(finished, result)
-    (folder / "checkpoint.pt").unlink(missing_ok=True)  # run.json holds everything now
+    # Keep the trained parameters (megabytes) to re-evaluate or inspect the policy without retraining.
+    torch.save(common.trainable_state(policy), folder / "final.pt")
+    (folder / "checkpoint.pt").unlink(missing_ok=True)
     return result
 
 

@@ -242,7 +242,9 @@ class CausalLMPolicy(nn.Module):
         return int(self.model.config.vocab_size)
 
     @torch.no_grad()
-    def rollout(self, prompt_index: torch.Tensor, seed: int) -> Rollout:
+    def rollout(self, prompt_index: torch.Tensor, seed: int, *, score: bool = False) -> Rollout:
+        """Sample one completion per row; ``score=True`` also keeps the sampler's teacher-forced
+        log-probs in ``context.logprobs`` (the algorithms recompute them with :meth:`forward`)."""
         samples = sampling.sample(
             self.model,
             [self.prompts[int(i)] for i in prompt_index],
@@ -252,6 +254,7 @@ class CausalLMPolicy(nn.Module):
             eos_token_id=self.eos_token_id,
             pad_token_id=self.pad_token_id,
             seed=seed,
+            score=score,
         )
         samples.prompt_index = prompt_index.clone()
         return Rollout(samples.completion_ids, samples.completion_mask, samples.lengths, prompt_index.clone(), samples)
@@ -267,6 +270,7 @@ class CausalLMPolicy(nn.Module):
             attention_mask=mask.long(),
             position_ids=sampling.position_ids(mask),
             output_hidden_states=self.value is not None,
+            logits_to_keep=width + 1,  # the output layer only where a completion token is predicted
         )
         # The output at position i predicts token i + 1: keep the width positions before each completion token.
         logits = out.logits[:, -(width + 1) : -1, :].double() / self.temperature
