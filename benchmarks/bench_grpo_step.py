@@ -431,8 +431,10 @@ def main() -> None:
             for name in which:
                 res = run_child(name, args, model_path)
                 if name in results:
-                    results[name]["steps"] += res["steps"]
-                    res["steps"] = results[name]["steps"]
+                    res["steps"] = results[name]["steps"] + res["steps"]
+                    res["peak_rss_process_mib"] = max(
+                        res["peak_rss_process_mib"], results[name]["peak_rss_process_mib"]
+                    )
                 results[name] = res
 
     for name, res in results.items():
