@@ -14,7 +14,7 @@ import io
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -179,14 +179,22 @@ def read_rewards(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
 # ----------------------------------------------------------------------------- arguments
 
 
-def _float_list(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
+def number_list(kind: type = float) -> Callable[[str], list]:
+    """An argparse ``type`` parsing ``"1,2,3"`` into a non-empty list of ``kind`` (a clear error otherwise)."""
+
+    def parse(text: str) -> list:
+        try:
+            values = [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("expected at least one number")
+        return values
+
+    return parse
+
+
+_float_list = number_list(float)
 
 
 class _Parser(argparse.ArgumentParser):

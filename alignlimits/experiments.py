@@ -84,6 +84,7 @@ __all__ = [
     "load_task",
     "main",
     "results_path",
+    "run_folder",
     "run_frontier",
     "save_results",
     "score",
@@ -299,14 +300,19 @@ def environment() -> dict[str, Any]:
 # ---------------------------------------------------------------------------- the run
 
 
-def _work_dir(config: FrontierConfig, work_dir: str | Path | None) -> Path:
+def run_folder(name: str, work_dir: str | Path | None = None) -> Path:
+    """The work folder ``<work_dir>/<name>`` of one run (created; ``work_dir`` defaults to ``<cache>/runs``)."""
     if work_dir is None:
         from alignlimits.lm.models import cache_dir
 
         work_dir = cache_dir() / "runs"
-    path = Path(work_dir) / f"frontier-{config.task}-{config.tier}-{config.key()}"
+    path = Path(work_dir) / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _work_dir(config: FrontierConfig, work_dir: str | Path | None) -> Path:
+    return run_folder(f"frontier-{config.task}-{config.tier}-{config.key()}", work_dir)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -576,20 +582,9 @@ def load_results(task: str, tier: str = "full", *, path: str | Path | None = Non
 # ---------------------------------------------------------------------------- command line
 
 
-def _numbers(kind: type) -> Any:
-    def parse(text: str) -> list:
-        try:
-            values = [kind(x) for x in text.split(",") if x.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-        if not values:
-            raise argparse.ArgumentTypeError("expected at least one number")
-        return values
-
-    return parse
-
-
 def _build_parser() -> argparse.ArgumentParser:
+    from alignlimits.cli import number_list
+
     parser = argparse.ArgumentParser(
         prog="python -m alignlimits.experiments",
         description="Run the language-model experiments of the book (resumable; results with provenance).",
@@ -636,15 +631,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "comma-separated KL coefficients, the same for every method given (default: each method's own sweep, "
         "lm_runs.SWEEP_KL_COEFS; PPO's β is on the reward's scale, GRPO's on the normalised advantages')"
     )
-    rl.add_argument("--kl-coefs", type=_numbers(float), default=None, help=coefs_help)
-    rl.add_argument("--seeds", type=_numbers(int), default=list(lm_runs.SWEEP_SEEDS), help="comma-separated seeds")
+    rl.add_argument("--kl-coefs", type=number_list(float), default=None, help=coefs_help)
+    rl.add_argument("--seeds", type=number_list(int), default=list(lm_runs.SWEEP_SEEDS), help="comma-separated seeds")
     rl.add_argument("--lr", type=float, default=None, help="override the tuned learning rate")
     rl.add_argument(
         "--tune",
         action="store_true",
         help="run the learning-rate tuning grid instead (lm_runs.TUNING_LRS, or --lrs) into the tuning file",
     )
-    rl.add_argument("--lrs", type=_numbers(float), default=None, help="the tuning grid (with --tune)")
+    rl.add_argument("--lrs", type=number_list(float), default=None, help="the tuning grid (with --tune)")
     rl.add_argument("--steps", type=int, default=None, help="override the tier's number of steps")
     rl.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
     rl.add_argument("--output", default=None, help="results file (default: the package's results/rl-TASK-TIER.json)")

@@ -510,13 +510,7 @@ def check_same_base(run_config: dict[str, Any], frontier_results: dict[str, Any]
 
 
 def _work_dir(config: LMRunConfig, work_dir: str | Path | None) -> Path:
-    if work_dir is None:
-        from alignlimits.lm.models import cache_dir
-
-        work_dir = cache_dir() / "runs"
-    path = Path(work_dir) / f"rl-{config.task}-{config.tier}-{config.method}-{config.key()}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return experiments.run_folder(f"rl-{config.task}-{config.tier}-{config.method}-{config.key()}", work_dir)
 
 
 def run(
