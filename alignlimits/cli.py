@@ -194,8 +194,6 @@ def number_list(kind: type = float) -> Callable[[str], list]:
     return parse
 
 
-_float_list = number_list(float)
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``alignlimits: error: ...`` and exit status 2."""
@@ -221,12 +219,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     fr.add_argument("rewards", metavar="REWARDS", help="a .csv or .jsonl file of base-model rewards")
     grid = fr.add_argument_group("where to evaluate (default: 20 betas from 0.1 sd to 10 sd, log-spaced)")
-    grid.add_argument("--betas", type=_float_list, help="comma-separated KL penalty factors, e.g. 0.1,0.5,2")
+    grid.add_argument("--betas", type=number_list(float), help="comma-separated KL penalty factors, e.g. 0.1,0.5,2")
     grid.add_argument("--beta-min", type=float, help="smallest beta of a log-spaced grid")
     grid.add_argument("--beta-max", type=float, help="largest beta of a log-spaced grid")
     grid.add_argument("--num", type=int, default=20, help="number of betas in the log-spaced grid (default 20)")
     grid.add_argument(
-        "--kl-budgets", type=_float_list, help="comma-separated KL budgets in nats: report the gain at each"
+        "--kl-budgets", type=number_list(float), help="comma-separated KL budgets in nats: report the gain at each"
     )
     unc = fr.add_argument_group("uncertainty and diagnostics")
     unc.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates for intervals")

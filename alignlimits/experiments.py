@@ -220,32 +220,33 @@ def load_task(task: str, n_prompts: int, max_document_words: int | None = None) 
     )
 
 
-def task_reward(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> Any:
-    """The task's reward of completions ``texts`` (float64 array, one per text)."""
+def _task_module(task: str) -> Any:
+    """The module defining ``task``'s reward and judge (an unknown task is an error, never a default)."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     if task == "safety":
         from alignlimits.tasks import safety
 
-        return safety.reward(texts)
+        return safety
     from alignlimits.tasks import summarization
 
-    return summarization.reward(texts, references)
+    return summarization
+
+
+def task_reward(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> Any:
+    """The task's reward of completions ``texts`` (float64 array, one per text)."""
+    module = _task_module(task)
+    return module.reward(texts) if task == "safety" else module.reward(texts, references)
 
 
 def task_judge(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> Any:
     """The task's held-out judge of completions ``texts`` (float64 array, one per text)."""
-    if task == "safety":
-        from alignlimits.tasks import safety
-
-        return safety.judge(requests, texts)
-    from alignlimits.tasks import summarization
-
-    return summarization.judge(texts, references)
+    module = _task_module(task)
+    return module.judge(requests, texts) if task == "safety" else module.judge(texts, references)
 
 
 def score(task: str, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> tuple:
     """``(reward, judge)`` of completions ``texts`` answering ``requests`` (float64 arrays, one per text)."""
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     return task_reward(task, requests, references, texts), task_judge(task, requests, references, texts)
 
 
@@ -650,34 +651,28 @@ def _build_parser() -> argparse.ArgumentParser:
 def _main_rl(args: argparse.Namespace) -> int:
     from alignlimits.rl import lm_runs
 
+    steps = {"steps": args.steps} if args.steps is not None else {}
     if args.tune:
         ignored = [flag for flag, value in (("--lr", args.lr), ("--kl-coefs", args.kl_coefs)) if value is not None]
         if ignored:
             raise ValueError(f"--tune runs the learning-rate grid (--lrs) at each method's middle β; drop {ignored}.")
-        steps = {"steps": args.steps} if args.steps is not None else {}
         lrs = args.lrs or lm_runs.TUNING_LRS
-        unknown = sorted(set(args.methods) - set(lm_runs.METHODS))
-        if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; choose from {lm_runs.METHODS}.")
         configs = [c for m in args.methods for c in lm_runs.tuning_configs(args.task, m, args.tier, lrs, **steps)]
-        output = args.output or (lm_runs.tuning_path(args.task, configs[0].tier) if not steps else None)
-        if output is None:
-            output = Path(args.work_dir or ".") / f"rl-{args.task}-{configs[0].tier}-tuning-custom.json"
-        runs = lm_runs.sweep(configs, work_dir=args.work_dir, output=output, stop_after=args.stop_after)
-        print(f"{len(runs)} of {len(configs)} tuning runs finished; results in {output}")
-        return 0
-    overrides = {k: v for k, v in {"lr": args.lr, "steps": args.steps}.items() if v is not None}
-    configs = lm_runs.sweep_configs(
-        args.task, args.tier, methods=args.methods, kl_coefs=args.kl_coefs, seeds=args.seeds, **overrides
-    )
+        overrides, default, label = steps, lm_runs.tuning_path(args.task, configs[0].tier), "tuning runs"
+    else:
+        overrides = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
+        configs = lm_runs.sweep_configs(
+            args.task, args.tier, methods=args.methods, kl_coefs=args.kl_coefs, seeds=args.seeds, **overrides
+        )
+        default, label = lm_runs.results_path(args.task, configs[0].tier), "runs"
     output = args.output
-    if output is None and overrides:  # a non-standard config never enters the package's results
-        output = Path(args.work_dir or ".") / f"rl-{args.task}-{configs[0].tier}-custom.json"
+    if output is None:  # a non-standard config never enters the package's results
+        custom = default.name.replace(".json", "-custom.json")
+        output = Path(args.work_dir or ".") / custom if overrides else default
     runs = lm_runs.sweep(configs, work_dir=args.work_dir, output=output, stop_after=args.stop_after)
     finished = {lm_runs.LMRunConfig(**r["config"]).key() for r in runs}
     todo = [c for c in configs if c.key() not in finished]
-    path = output or lm_runs.results_path(args.task, configs[0].tier)
-    print(f"{len(configs) - len(todo)} of {len(configs)} runs finished; results in {path}")
+    print(f"{len(configs) - len(todo)} of {len(configs)} {label} finished; results in {output}")
     if todo:
         print("stopped early; run the same command again to resume.", file=sys.stderr)
     return 0

@@ -31,7 +31,7 @@ from scipy.special import softmax
 from alignlimits import bon, estimator
 from alignlimits._validation import as_finite_array
 
-__all__ = ["LabCurves", "bon_fraction_of_limit", "lab_curves", "limit_at"]
+__all__ = ["LabCurves", "bon_fraction_of_limit", "bon_sizes", "lab_curves", "limit_at"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,18 @@ class LabCurves:
     n_prompts: int
     n_samples: int
     bands: dict[str, NDArray[np.float64]] = field(repr=False)
+
+
+def bon_sizes(n_samples: int, largest: int = 32) -> list[int]:
+    """Best-of-N sizes to estimate from ``n_samples`` samples per prompt: 1, 2, 4, … up to ``n_samples/2``.
+
+    Beyond ``N = n/2`` the unbiased estimator draws most of a prompt's samples at once and
+    best-of-N can appear above the plug-in frontier of the same samples (chapter
+    *The frontier and best-of-N on safety and summarization*).
+    """
+    if not (isinstance(n_samples, int | np.integer) and n_samples >= 2):
+        raise ValueError(f"need at least 2 samples per prompt; got {n_samples!r}.")
+    return [2**k for k in range(int(np.log2(largest)) + 1) if 2**k <= n_samples // 2]
 
 
 def _judge_of_selection(r: NDArray, j: NDArray, n: int) -> float:

@@ -100,11 +100,9 @@ def trainable_predicate(model: Any, blocks: int) -> Callable[[str], bool]:
     """Train the last ``blocks`` transformer blocks and the final norm (``blocks < 0``: everything)."""
     if blocks < 0:
         return lambda name: True
-    n_layers = getattr(model.config, "num_hidden_layers", None) or model.config.n_layer
-    last = range(n_layers - blocks, n_layers)
-    keep = {f"layers.{i}." for i in last} | {f"h.{i}." for i in last}  # Llama-style and GPT-2 names
-    finals = ("model.norm.", "transformer.ln_f.")
-    return lambda name: any(k in name for k in keep) or name.startswith(finals)
+    from alignlimits.rl.lm_runs import last_blocks
+
+    return last_blocks(model, blocks)
 
 
 class Probe:

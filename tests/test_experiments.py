@@ -131,3 +131,9 @@ def test_cli_run_with_overrides_writes_to_the_work_folder(tmp_path, capsys):
     assert ex.load_results("summarization", path=written)["config"]["n_samples"] == 2
     assert not ex.results_path("summarization", "smoke").exists()  # package results untouched
     assert "saved" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("scorer", [ex.task_reward, ex.task_judge, ex.score])
+def test_an_unknown_task_is_refused_not_scored_as_another(scorer):
+    with pytest.raises(ValueError, match="task must be one of"):
+        scorer("poetry", ["a request"], ["a reference"], ["a completion"])

@@ -102,3 +102,12 @@ def test_bon_fraction_of_limit_is_best_of_n_over_the_frontier_at_its_kl():
     assert np.isnan(share[0])  # N = 1: no gain, no KL
     np.testing.assert_allclose(share[1:], c.bon_gain_reward[1:] / lab.limit_at(c, c.bon_kl[1:]))
     assert np.all((share[1:] > 0) & (share[1:] < 1.2))
+
+
+def test_bon_sizes_are_powers_of_two_up_to_half_the_samples():
+    assert lab.bon_sizes(64) == [1, 2, 4, 8, 16, 32]
+    assert lab.bon_sizes(16) == [1, 2, 4, 8]
+    assert lab.bon_sizes(5) == [1, 2]
+    assert lab.bon_sizes(2) == [1]
+    with pytest.raises(ValueError, match="at least 2"):
+        lab.bon_sizes(1)

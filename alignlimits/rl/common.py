@@ -306,7 +306,7 @@ def rollout_metrics(
 
 
 def validate_optimisation(config: Any) -> None:
-    """Checks every algorithm config shares: loss aggregation, positive sizes, ``lr > 0``, KL coefficients ≥ 0."""
+    """Checks every algorithm config shares: loss aggregation, positive sizes, learning-rate schedule, clipping."""
     if config.loss_aggregation not in AGGREGATIONS:
         raise ValueError(f"loss_aggregation must be one of {AGGREGATIONS}; got {config.loss_aggregation!r}.")
     if min(config.steps, config.epochs, config.minibatches, config.micro_batches) < 1 or not config.lr > 0:

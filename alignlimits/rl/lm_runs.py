@@ -230,6 +230,12 @@ def run_config(
     return LMRunConfig(**base)
 
 
+def _check_methods(methods: Sequence[str]) -> None:
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}.")
+
+
 def sweep_configs(
     task: str,
     tier: str | None = None,
@@ -243,9 +249,7 @@ def sweep_configs(
 
     ``kl_coefs`` (one list for every method) defaults to each method's :data:`SWEEP_KL_COEFS`.
     """
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}.")
+    _check_methods(methods)
     return [
         run_config(task, method, beta, seed, tier, **overrides)
         for seed in seeds
@@ -257,6 +261,7 @@ def sweep_configs(
 def tuning_configs(task: str, method: str, tier: str | None = None, lrs: Sequence[float] = TUNING_LRS,
                    **overrides: Any) -> list[LMRunConfig]:  # fmt: skip
     """The tuning runs of ``method`` on ``task``: one per learning rate, middle β, seed :data:`TUNING_SEED`."""
+    _check_methods([method])
     coefs = SWEEP_KL_COEFS[method]
     return [
         run_config(task, method, coefs[len(coefs) // 2], TUNING_SEED, tier, lr=float(lr), eval_samples=1, **overrides)
@@ -702,16 +707,16 @@ def sweep(
     for config in configs:
         if config.key() in done:
             continue
-        before = _steps_done(config, work_dir)
+        before = _steps_done(config, work_dir) if budget is not None else 0
         entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget)
-        if budget is not None:
-            budget -= _steps_done(config, work_dir) - before if entry is None else config.steps - before
-        if entry is None:
+        if entry is None:  # the budget ran out inside this run
             break
         done[config.key()] = entry
         save_results(task, tier, list(done.values()), target)
-        if budget is not None and budget <= 0:
-            break
+        if budget is not None:
+            budget -= config.steps - before
+            if budget <= 0:
+                break
     return list(done.values())
 
 
