@@ -305,3 +305,37 @@ def test_a_diverging_step_stops_the_run_with_its_number() -> None:
 
     with pytest.raises(FloatingPointError, match="step 1"):
         common.train(Diverging(), progress=False)
+
+
+def test_a_run_another_process_trains_is_refused_and_a_sweep_moves_on(tmp_path, finished_runs) -> None:
+    import filelock
+
+    busy, free = smoke("grpo", kl_coef=0.3), smoke("grpo")
+    folder = lm_runs._work_dir(busy, tmp_path)
+    held = filelock.FileLock(folder / "train.lock")  # stands for the other worker (flock is per open file)
+    held.acquire(timeout=0)
+    try:
+        with pytest.raises(lm_runs.RunInProgressError, match="another process"):
+            lm_runs.run(busy, work_dir=tmp_path, progress=False)
+        out = tmp_path / "rl.json"
+        runs = lm_runs.sweep([busy, free], work_dir=tmp_path, output=out, progress=False)
+        assert [lm_runs.LMRunConfig(**r["config"]) for r in runs] == [free]
+        assert not (folder / "run.json").exists()
+    finally:
+        held.release()
+
+
+def test_sweep_keeps_runs_another_worker_saved_meanwhile(tmp_path, finished_runs, monkeypatch) -> None:
+    out = tmp_path / "rl.json"
+    other = finished_runs["ppo"]
+    mine = smoke("grpo")
+    real_run = lm_runs.run
+
+    def run_while_another_worker_saves(config, **kwargs):
+        lm_runs.save_results("safety", "smoke", [other], out)  # written after this sweep read the file
+        return real_run(config, **kwargs)
+
+    monkeypatch.setattr(lm_runs, "run", run_while_another_worker_saves)
+    lm_runs.sweep([mine], work_dir=tmp_path, output=out, progress=False)
+    saved = {r["config"]["method"] for r in lm_runs.load_results("safety", "smoke", path=out)["runs"]}
+    assert saved == {"ppo", "grpo"}

@@ -27,6 +27,12 @@ Running the same command again resumes an unfinished run and skips finished ones
 sweep (:func:`sweep`) adds every finished run to the task's results file at once, so an
 interrupted sweep loses at most the steps since the last checkpoint.
 
+**Parallel workers.** A run holds a lock on its work folder while it trains, so a second
+process never trains the same run: :func:`run` raises :class:`RunInProgressError` and
+:func:`sweep` moves on to the next run. A sweep merges its runs into the results file
+under a lock, keeping runs other processes added meanwhile. Several sweeps over the same
+configs (say one per core) therefore share the work without colliding.
+
 **Results schema** (:func:`validate_results`, version :data:`SCHEMA_VERSION`)::
 
     {"schema": "alignlimits.rl", "schema_version": 1, "task": str, "tier": str,
@@ -57,6 +63,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 import torch
 
@@ -74,6 +81,7 @@ __all__ = [
     "TUNING_LRS",
     "TUNING_SEED",
     "LMRunConfig",
+    "RunInProgressError",
     "TaskScorer",
     "build",
     "check_same_base",
@@ -514,6 +522,11 @@ def check_same_base(run_config: dict[str, Any], frontier_results: dict[str, Any]
 # ---------------------------------------------------------------------------- runs
 
 
+class RunInProgressError(RuntimeError):
+    """Another process is training this run (it holds the run folder's lock)."""
+
+
+
 def _work_dir(config: LMRunConfig, work_dir: str | Path | None) -> Path:
     return experiments.run_folder(f"rl-{config.task}-{config.tier}-{config.method}-{config.key()}", work_dir)
 
@@ -534,6 +547,26 @@ def run(
     finished = folder / "run.json"
     if finished.is_file():
         return json.loads(finished.read_text())
+    lock = filelock.FileLock(folder / "train.lock")
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise RunInProgressError(
+            f"run {folder.name} is training in another process (it holds {folder / 'train.lock'}); "
+            "wait for that process or stop it."
+        ) from None
+    try:
+        if finished.is_file():  # finished by another process between the first check and the lock
+            return json.loads(finished.read_text())
+        return _train_and_evaluate(config, folder, progress=progress, stop_after=stop_after)
+    finally:
+        lock.release()
+
+
+def _train_and_evaluate(
+    config: LMRunConfig, folder: Path, *, progress: bool, stop_after: int | None
+) -> dict[str, Any] | None:
+    finished = folder / "run.json"
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
     torch.manual_seed(config.seed)
     policy, reference, algorithm, scorer = build(config)
@@ -690,7 +723,8 @@ def sweep(
     """Run (or resume) every config in order, rewriting the results file after each finished run.
 
     All configs must share one task and tier. Runs already in the results file (same
-    config) are kept and not re-run. ``stop_after`` limits the *new training steps* of
+    config) are kept and not re-run; runs another process is training are skipped (see
+    *Parallel workers* in the module docstring). ``stop_after`` limits the *new training steps* of
     the whole call (the sweep then stops; run it again to continue).
     """
     if not configs:
@@ -699,25 +733,42 @@ def sweep(
     if any((c.task, c.tier) != (task, tier) for c in configs):
         raise ValueError("every config of a sweep must have the same task and tier.")
     target = Path(output) if output is not None else results_path(task, tier)
-    done: dict[str, dict[str, Any]] = {}
-    if target.is_file():
-        for entry in load_results(task, tier, path=target)["runs"]:
-            done[LMRunConfig(**entry["config"]).key()] = entry
+    done = _saved_runs(task, tier, target)
     budget = stop_after
     for config in configs:
+        done.update(_saved_runs(task, tier, target))  # other workers may have added runs
         if config.key() in done:
             continue
         before = _steps_done(config, work_dir) if budget is not None else 0
-        entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget)
+        try:
+            entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget)
+        except RunInProgressError:  # another worker has it; its sweep will save it
+            continue
         if entry is None:  # the budget ran out inside this run
             break
         done[config.key()] = entry
-        save_results(task, tier, list(done.values()), target)
+        done.update(_merge_into_results(task, tier, entry, target))
         if budget is not None:
             budget -= config.steps - before
             if budget <= 0:
                 break
     return list(done.values())
+
+
+def _saved_runs(task: str, tier: str, target: Path) -> dict[str, dict[str, Any]]:
+    if not target.is_file():
+        return {}
+    return {LMRunConfig(**e["config"]).key(): e for e in load_results(task, tier, path=target)["runs"]}
+
+
+def _merge_into_results(task: str, tier: str, entry: dict[str, Any], target: Path) -> dict[str, dict[str, Any]]:
+    """Add ``entry`` to the results file, keeping every run already there; returns the file's runs."""
+    # Read-merge-write under a lock: another sweep may have added runs since this one started.
+    with filelock.FileLock(target.with_name(f".{target.name}.lock"), timeout=600):
+        runs = _saved_runs(task, tier, target)
+        runs[LMRunConfig(**entry["config"]).key()] = entry
+        save_results(task, tier, list(runs.values()), target)
+    return runs
 
 
 def _steps_done(config: LMRunConfig, work_dir: str | Path | None) -> int:
