@@ -641,6 +641,11 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run the learning-rate tuning grid instead (lm_runs.TUNING_LRS, or --lrs) into the tuning file",
     )
     rl.add_argument("--lrs", type=number_list(float), default=None, help="the tuning grid (with --tune)")
+    rl.add_argument(
+        "--control",
+        action="store_true",
+        help="run the shuffled-reward controls instead (lm_runs.control_configs) into the control file",
+    )
     rl.add_argument("--steps", type=int, default=None, help="override the tier's number of steps")
     rl.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
     rl.add_argument("--output", default=None, help="results file (default: the package's results/rl-TASK-TIER.json)")
@@ -652,7 +657,18 @@ def _main_rl(args: argparse.Namespace) -> int:
     from alignlimits.rl import lm_runs
 
     steps = {"steps": args.steps} if args.steps is not None else {}
-    if args.tune:
+    if args.tune and args.control:
+        raise ValueError("--tune and --control are separate experiments; give one.")
+    if args.control:
+        given = [flag for flag, value in (("--kl-coefs", args.kl_coefs), ("--lrs", args.lrs)) if value is not None]
+        if given:
+            raise ValueError(f"--control runs each method at its largest sweep β with the tuned rate; drop {given}.")
+        overrides = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
+        configs = [c for c in lm_runs.control_configs(args.task, args.tier, **overrides) if c.method in args.methods]
+        if not configs:
+            raise ValueError(f"no control runs for methods {args.methods}; choose from {lm_runs.METHODS}.")
+        default, label = lm_runs.control_path(args.task, configs[0].tier), "control runs"
+    elif args.tune:
         ignored = [flag for flag, value in (("--lr", args.lr), ("--kl-coefs", args.kl_coefs)) if value is not None]
         if ignored:
             raise ValueError(f"--tune runs the learning-rate grid (--lrs) at each method's middle β; drop {ignored}.")
@@ -674,7 +690,8 @@ def _main_rl(args: argparse.Namespace) -> int:
     todo = [c for c in configs if c.key() not in finished]
     print(f"{len(configs) - len(todo)} of {len(configs)} {label} finished; results in {output}")
     if todo:
-        print("stopped early; run the same command again to resume.", file=sys.stderr)
+        print(f"{len(todo)} not finished (stopped early, or training in another process); run the same command "
+              "again to resume.", file=sys.stderr)
     return 0
 
 

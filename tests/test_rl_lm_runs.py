@@ -339,3 +339,47 @@ def test_sweep_keeps_runs_another_worker_saved_meanwhile(tmp_path, finished_runs
     lm_runs.sweep([mine], work_dir=tmp_path, output=out, progress=False)
     saved = {r["config"]["method"] for r in lm_runs.load_results("safety", "smoke", path=out)["runs"]}
     assert saved == {"ppo", "grpo"}
+
+
+def test_reward_signal_enters_the_key_only_when_it_is_a_control() -> None:
+    import hashlib
+
+    cfg = smoke("ppo")
+    before_the_field = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "reward_signal"}
+    old_key = hashlib.sha256(json.dumps(before_the_field, sort_keys=True).encode()).hexdigest()[:12]
+    assert cfg.key() == old_key  # work folders and results written before the field still match
+    control = dataclasses.replace(cfg, reward_signal="shuffled")
+    assert control.key() != cfg.key()
+    with pytest.raises(ValueError, match="reward_signal"):
+        dataclasses.replace(cfg, reward_signal="random")
+
+
+def test_shuffled_rewards_permute_each_rollout_reproducibly() -> None:
+    cfg = smoke("grpo")
+    policy, _, _, scorer = lm_runs.build(cfg)
+    rollout = policy.rollout(torch.arange(8) % cfg.n_prompts, seed=0)
+    true = scorer.reward(rollout)
+    shuffle = lm_runs.shuffled_rewards(scorer.reward, seed=1)
+    permuted = shuffle(rollout)
+    assert torch.equal(torch.sort(permuted).values, torch.sort(true).values)  # the same values ...
+    assert torch.unique(true).numel() > 1 and not torch.equal(permuted, true)  # ... moved
+    assert torch.equal(shuffle(rollout), permuted)  # the same rollout, the same permutation (resumable)
+    assert not torch.equal(lm_runs.shuffled_rewards(scorer.reward, seed=2)(rollout), permuted)
+
+
+def test_control_configs_pair_with_the_sweep_and_run_from_the_command_line(tmp_path, capsys) -> None:
+    controls = lm_runs.control_configs("safety", "full")
+    assert [c.method for c in controls] == list(lm_runs.METHODS)
+    for c in controls:
+        paired = lm_runs.run_config("safety", c.method, c.kl_coef, c.seed, "full")
+        assert c.kl_coef == max(lm_runs.SWEEP_KL_COEFS[c.method]) and c.seed == lm_runs.SWEEP_SEEDS[0]
+        assert dataclasses.replace(c, reward_signal="task") == paired  # differs from its sweep run only there
+    out = tmp_path / "control.json"
+    argv = ["rl", "--task", "safety", "--tier", "smoke", "--control", "--methods", "ppo", "--work-dir", str(tmp_path),
+            "--output", str(out)]  # fmt: skip
+    assert experiments.main(argv) == 0
+    assert "1 of 1 control runs finished" in capsys.readouterr().out
+    (run,) = lm_runs.load_results("safety", "smoke", path=out)["runs"]
+    assert run["config"]["reward_signal"] == "shuffled"
+    assert experiments.main(["rl", "--task", "safety", "--tier", "smoke", "--control", "--tune"]) == 2
+    assert "separate experiments" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Full-tier RL experiments, one background worker per task (one torch thread each; 2 cores).
 # Each worker tunes the learning rate (GRPO, then PPO), runs its task's sweep, then helps with
-# the other tasks' sweeps (a run being trained by one worker is skipped by the others). Safe to
+# the other tasks' sweeps, then runs the shuffled-reward controls (a run being trained by one
+# worker is skipped by the others). Safe to
 # re-run: finished runs are skipped and unfinished ones resume from their checkpoints.
 # Logs: .runs/rl-<task>.log
 #   tools/run_rl_sweeps.sh            # both tasks
@@ -21,6 +22,9 @@ for task in "${tasks[@]}"; do
     "${rl[@]}" --task "$task"
     for other in "${all_tasks[@]}"; do
       [ "$other" = "$task" ] || "${rl[@]}" --task "$other"
+    done
+    for any in "${all_tasks[@]}"; do  # the shuffled-reward controls, once the sweeps are done
+      "${rl[@]}" --task "$any" --control
     done
   ) >> ".runs/rl-$task.log" 2>&1 &
   echo "$!" > ".runs/rl-$task.pid"

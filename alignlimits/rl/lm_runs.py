@@ -75,6 +75,7 @@ from alignlimits.tiers import TIERS, by_tier
 
 __all__ = [
     "METHODS",
+    "REWARD_SIGNALS",
     "SCHEMA_VERSION",
     "SWEEP_KL_COEFS",
     "SWEEP_SEEDS",
@@ -86,6 +87,8 @@ __all__ = [
     "build",
     "check_same_base",
     "choose_lr",
+    "control_configs",
+    "control_path",
     "evaluate",
     "last_blocks",
     "load_results",
@@ -93,6 +96,7 @@ __all__ = [
     "run",
     "run_config",
     "save_results",
+    "shuffled_rewards",
     "summarize_run",
     "sweep",
     "sweep_configs",
@@ -103,6 +107,7 @@ __all__ = [
 ]
 
 METHODS = ("ppo", "grpo")
+REWARD_SIGNALS = ("task", "shuffled")
 SCHEMA = "alignlimits.rl"
 SCHEMA_VERSION = 1
 _N_EXAMPLES = 4
@@ -130,6 +135,10 @@ class LMRunConfig:
     eval_samples : evaluation completions per prompt; ``eval_seed`` seeds them (the same
         for every run, so runs are compared on common random numbers).
     checkpoint_every : steps between checkpoints.
+    reward_signal : ``"task"`` trains on the task's reward; ``"shuffled"`` is a control that
+        trains on the same rewards permuted at random across each step's completions (the
+        same distribution and scale, no information about the text; :func:`control_configs`).
+        The evaluation always uses the task's reward.
     """
 
     task: str
@@ -156,8 +165,11 @@ class LMRunConfig:
     eval_samples: int = 2
     eval_seed: int = 31337
     checkpoint_every: int = 2
+    reward_signal: str = "task"
 
     def __post_init__(self) -> None:
+        if self.reward_signal not in REWARD_SIGNALS:
+            raise ValueError(f"reward_signal must be one of {REWARD_SIGNALS}; got {self.reward_signal!r}.")
         if self.task not in experiments.TASKS:
             raise ValueError(f"task must be one of {experiments.TASKS}; got {self.task!r}.")
         if self.tier not in TIERS:
@@ -186,7 +198,10 @@ class LMRunConfig:
 
     def key(self) -> str:
         """A short hash of every field: runs with the same key produce the same numbers."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        fields = dataclasses.asdict(self)
+        if fields["reward_signal"] == "task":  # added later: hashed only when set, so earlier keys stand
+            del fields["reward_signal"]
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -275,6 +290,25 @@ def tuning_configs(task: str, method: str, tier: str | None = None, lrs: Sequenc
         run_config(task, method, coefs[len(coefs) // 2], TUNING_SEED, tier, lr=float(lr), eval_samples=1, **overrides)
         for lr in lrs
     ]
+
+
+def control_configs(task: str, tier: str | None = None, **overrides: Any) -> list[LMRunConfig]:
+    """The shuffled-reward controls of ``task``: each method at its largest sweep β on the first sweep
+    seed, trained on permuted rewards (``reward_signal="shuffled"``).
+
+    Paired with the sweep's run of the same method, β and seed (same prompts, same first
+    samples), a control shows how much KL the updates spend with no reward signal at all.
+    """
+    return [
+        run_config(task, method, max(SWEEP_KL_COEFS[method]), SWEEP_SEEDS[0], tier, reward_signal="shuffled",
+                   **overrides)
+        for method in METHODS
+    ]
+
+
+def control_path(task: str, tier: str = "full") -> Path:
+    """Where the package keeps the shuffled-reward control runs of ``task``."""
+    return results_path(task, tier).with_name(f"rl-{task}-{tier}-control.json")
 
 
 def tuning_path(task: str, tier: str = "full") -> Path:
@@ -375,6 +409,24 @@ class TaskScorer:
         return torch.as_tensor(np.asarray(experiments.task_judge(self.task, *self._inputs(rollout)), np.float64))
 
 
+def shuffled_rewards(reward_fn: Callable[[Rollout], torch.Tensor], seed: int) -> Callable[[Rollout], torch.Tensor]:
+    """``reward_fn`` with its values permuted at random across each rollout's completions.
+
+    The control of the noise hypothesis: the same rewards, so the same mean, spread and
+    advantage scale, but no information about which completion earned which. The
+    permutation is seeded by ``seed`` and the rollout's tokens, so a resumed run draws the
+    same permutations as an uninterrupted one.
+    """
+
+    def reward(rollout: Rollout) -> torch.Tensor:
+        values = reward_fn(rollout)
+        digest = hashlib.sha256(rollout.completion_ids.numpy().tobytes()).digest()
+        rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+        return values[torch.as_tensor(rng.permutation(len(values)))]
+
+    return reward
+
+
 def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO, TaskScorer]:
     """``(policy, reference, algorithm, scorer)`` of a run, the policy equal to the base model."""
     from alignlimits.lm.models import load_model
@@ -394,6 +446,7 @@ def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRP
     )
     reference = policy.frozen_copy()
     scorer = TaskScorer(config.task, inputs, tokenizer)
+    reward_fn = scorer.reward if config.reward_signal == "task" else shuffled_rewards(scorer.reward, config.seed)
     micro = config.samples_per_step // config.minibatches // config.micro_batch_size
     shared = dict(
         steps=config.steps,
@@ -409,7 +462,7 @@ def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRP
         # value head that is still near zero after a few dozen Adam steps, the first token of a
         # 48-token answer would get only λ^47 of the score.
         cfg = ppo.PPOConfig(batch_size=config.samples_per_step, kl_coef=config.kl_coef, lam=1.0, **shared)
-        algorithm: grpo.GRPO | ppo.PPO = ppo.PPO(policy, reference, scorer.reward, cfg, judge_fn=scorer.judge)
+        algorithm: grpo.GRPO | ppo.PPO = ppo.PPO(policy, reference, reward_fn, cfg, judge_fn=scorer.judge)
     else:
         cfg_g = grpo.GRPOConfig(
             groups=config.samples_per_step // config.group_size,
@@ -421,7 +474,7 @@ def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRP
             loss_aggregation="sequence_mean",
             **shared,
         )
-        algorithm = grpo.GRPO(policy, reference, scorer.reward, cfg_g, judge_fn=scorer.judge)
+        algorithm = grpo.GRPO(policy, reference, reward_fn, cfg_g, judge_fn=scorer.judge)
     return policy, reference, algorithm, scorer
 
 
