@@ -620,8 +620,9 @@ def _build_parser() -> argparse.ArgumentParser:
         description=(
             "Fine-tune the task's base policy (the frontier experiment's model, prompts and temperature) with "
             "PPO and/or GRPO, one run per method x KL coefficient x seed, evaluate each final policy (reward, "
-            "judge, exact sequence KL) and add it to the results JSON. Checkpoints every few steps; run the "
-            "same command again to resume."
+            "judge, exact sequence KL) and add it to the results JSON. --tune runs the learning-rate grid "
+            "instead, --control the shuffled-reward controls. Checkpoints every few steps; run the same command "
+            "again to resume. Several processes may run the same command at once: they share the runs."
         ),
     )
     rl.add_argument("--task", choices=TASKS, required=True)
@@ -633,7 +634,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "lm_runs.SWEEP_KL_COEFS; PPO's β is on the reward's scale, GRPO's on the normalised advantages')"
     )
     rl.add_argument("--kl-coefs", type=number_list(float), default=None, help=coefs_help)
-    rl.add_argument("--seeds", type=number_list(int), default=list(lm_runs.SWEEP_SEEDS), help="comma-separated seeds")
+    rl.add_argument("--seeds", type=number_list(int), default=None,
+                    help=f"comma-separated seeds (default: the sweep's, {','.join(map(str, lm_runs.SWEEP_SEEDS))})")
     rl.add_argument("--lr", type=float, default=None, help="override the tuned learning rate")
     rl.add_argument(
         "--tune",
@@ -648,7 +650,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     rl.add_argument("--steps", type=int, default=None, help="override the tier's number of steps")
     rl.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
-    rl.add_argument("--output", default=None, help="results file (default: the package's results/rl-TASK-TIER.json)")
+    output_help = (
+        "results file (default: the package's results/rl-TASK-TIER.json, -tuning.json with --tune, -control.json "
+        "with --control; with --lr or --steps, a -custom.json file in the work folder)"
+    )
+    rl.add_argument("--output", default=None, help=output_help)
     rl.add_argument("--stop-after", type=int, default=None, help="stop after this many new training steps")
     return parser
 
@@ -660,16 +666,15 @@ def _main_rl(args: argparse.Namespace) -> int:
     if args.tune and args.control:
         raise ValueError("--tune and --control are separate experiments; give one.")
     if args.control:
-        given = [flag for flag, value in (("--kl-coefs", args.kl_coefs), ("--lrs", args.lrs)) if value is not None]
+        given = [f for f, v in (("--kl-coefs", args.kl_coefs), ("--lrs", args.lrs), ("--seeds", args.seeds)) if v]
         if given:
-            raise ValueError(f"--control runs each method at its largest sweep β with the tuned rate; drop {given}.")
+            raise ValueError(f"--control runs each method at its largest sweep β on the first seed; drop {given}.")
         overrides = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
-        configs = [c for c in lm_runs.control_configs(args.task, args.tier, **overrides) if c.method in args.methods]
-        if not configs:
-            raise ValueError(f"no control runs for methods {args.methods}; choose from {lm_runs.METHODS}.")
+        configs = lm_runs.control_configs(args.task, args.tier, methods=args.methods, **overrides)
         default, label = lm_runs.control_path(args.task, configs[0].tier), "control runs"
     elif args.tune:
-        ignored = [flag for flag, value in (("--lr", args.lr), ("--kl-coefs", args.kl_coefs)) if value is not None]
+        flags = (("--lr", args.lr), ("--kl-coefs", args.kl_coefs), ("--seeds", args.seeds))
+        ignored = [flag for flag, value in flags if value is not None]
         if ignored:
             raise ValueError(f"--tune runs the learning-rate grid (--lrs) at each method's middle β; drop {ignored}.")
         lrs = args.lrs or lm_runs.TUNING_LRS
@@ -678,7 +683,8 @@ def _main_rl(args: argparse.Namespace) -> int:
     else:
         overrides = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
         configs = lm_runs.sweep_configs(
-            args.task, args.tier, methods=args.methods, kl_coefs=args.kl_coefs, seeds=args.seeds, **overrides
+            args.task, args.tier, methods=args.methods, kl_coefs=args.kl_coefs,
+            seeds=args.seeds or lm_runs.SWEEP_SEEDS, **overrides
         )
         default, label = lm_runs.results_path(args.task, configs[0].tier), "runs"
     output = args.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,9 +237,11 @@ def test_committed_rl_results_validate() -> None:
     for path in sorted(folder.glob("rl-*.json")):
         results = lm_runs.load_results("safety", path=path)  # validates (task and tier come from the file)
         stem = f"rl-{results['task']}-{results['tier']}"
-        assert path.name in (f"{stem}.json", f"{stem}-tuning.json")
+        assert path.name in (f"{stem}.json", f"{stem}-tuning.json", f"{stem}-control.json")
         for entry in results["runs"]:
             assert entry["config"]["tier"] == results["tier"]
+            # controls live only in the control file, and nothing else does
+            assert path.name.endswith("-control.json") == (entry["config"].get("reward_signal") == "shuffled")
             if path.name.endswith("-tuning.json"):
                 assert entry["config"]["seed"] == lm_runs.TUNING_SEED
             else:
@@ -286,8 +289,11 @@ def test_tuned_lr_reads_the_tuning_file(tmp_path, finished_runs) -> None:
     runs[0]["eval"]["reward"] = [x + 1.0 for x in runs[0]["eval"]["reward"]]  # the smaller rate wins
     path = lm_runs.save_results("safety", "smoke", runs, tmp_path / "tuning.json")
     assert lm_runs.tuned_lr("safety", "grpo", path=path) == 1e-4
-    with pytest.raises(ValueError, match="no ppo tuning run"):
+    with pytest.raises(ValueError, match=r"ppo tuning on safety lacks the learning rates \[0.0001, 0.0003\]"):
         lm_runs.tuned_lr("safety", "ppo", path=path)
+    partial = lm_runs.save_results("safety", "smoke", runs[1:], tmp_path / "partial.json")  # tuning still running
+    with pytest.raises(ValueError, match=r"lacks the learning rates \[0.0001\]"):
+        lm_runs.tuned_lr("safety", "grpo", path=partial)
 
 
 def test_a_diverging_step_stops_the_run_with_its_number() -> None:
@@ -383,3 +389,48 @@ def test_control_configs_pair_with_the_sweep_and_run_from_the_command_line(tmp_p
     assert run["config"]["reward_signal"] == "shuffled"
     assert experiments.main(["rl", "--task", "safety", "--tier", "smoke", "--control", "--tune"]) == 2
     assert "separate experiments" in capsys.readouterr().err
+
+
+def _merge_copies(out: str, entry: dict, seeds: list[int]) -> None:
+    for seed in seeds:
+        copy = {**entry, "config": {**entry["config"], "seed": seed}}
+        lm_runs._merge_into_results("safety", "smoke", copy, Path(out))
+
+
+def test_concurrent_merges_keep_every_run(tmp_path, finished_runs) -> None:
+    import multiprocessing
+
+    out = tmp_path / "rl.json"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_merge_copies, args=(str(out), finished_runs["grpo"], list(range(k, 24, 2))))
+               for k in (10, 11)]  # fmt: skip
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+        assert w.exitcode == 0
+    seeds = sorted(r["config"]["seed"] for r in lm_runs.load_results("safety", "smoke", path=out)["runs"])
+    assert seeds == list(range(10, 24))  # without the lock, interleaved read-merge-writes lose runs
+
+
+def test_a_resumed_control_equals_an_uninterrupted_one(tmp_path) -> None:
+    cfg = smoke("grpo", reward_signal="shuffled")
+    whole = lm_runs.run(cfg, work_dir=tmp_path / "a", progress=False)
+    assert lm_runs.run(cfg, work_dir=tmp_path / "b", progress=False, stop_after=1) is None
+    resumed = lm_runs.run(cfg, work_dir=tmp_path / "b", progress=False)
+    for a, b in zip(resumed["history"], whole["history"], strict=True):
+        assert {k: v for k, v in a.items() if k != "seconds"} == pytest.approx(
+            {k: v for k, v in b.items() if k != "seconds"}, rel=1e-9, abs=1e-12)
+    assert resumed["config"]["reward_signal"] == "shuffled"
+
+
+def test_grpo_controls_shuffle_within_each_group() -> None:
+    cfg = smoke("grpo")
+    policy, _, _, scorer = lm_runs.build(cfg)
+    rollout = policy.rollout(torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]), seed=3)
+    true = scorer.reward(rollout)
+    within = lm_runs.shuffled_rewards(scorer.reward, seed=1, within_prompt=True)(rollout)
+    for rows in (slice(0, 4), slice(4, 8)):  # every group keeps its own rewards, in another order
+        assert torch.equal(torch.sort(within[rows]).values, torch.sort(true[rows]).values)
+    _, _, control, _ = lm_runs.build(dataclasses.replace(cfg, reward_signal="shuffled"))
+    assert torch.equal(control.reward_fn(rollout), within)  # build wires the within-group control into GRPO

@@ -6,7 +6,7 @@
 # re-run: finished runs are skipped and unfinished ones resume from their checkpoints.
 # Logs: .runs/rl-<task>.log
 #   tools/run_rl_sweeps.sh            # both tasks
-#   tools/run_rl_sweeps.sh safety     # one task
+#   tools/run_rl_sweeps.sh safety     # one worker: safety first, then it helps with the rest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .runs
@@ -20,11 +20,12 @@ for task in "${tasks[@]}"; do
     "${rl[@]}" --task "$task" --tune --methods grpo
     "${rl[@]}" --task "$task" --tune --methods ppo
     "${rl[@]}" --task "$task"
+    # Helping is best effort: a failure there (say, another task not tuned yet) ends only that step.
     for other in "${all_tasks[@]}"; do
-      [ "$other" = "$task" ] || "${rl[@]}" --task "$other"
+      [ "$other" = "$task" ] || "${rl[@]}" --task "$other" || echo "helping with $other failed (see above)"
     done
     for any in "${all_tasks[@]}"; do  # the shuffled-reward controls, once the sweeps are done
-      "${rl[@]}" --task "$any" --control
+      "${rl[@]}" --task "$any" --control || echo "the $any controls failed (see above)"
     done
   ) >> ".runs/rl-$task.log" 2>&1 &
   echo "$!" > ".runs/rl-$task.pid"

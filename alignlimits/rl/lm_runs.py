@@ -36,7 +36,7 @@ configs (say one per core) therefore share the work without colliding.
 **Results schema** (:func:`validate_results`, version :data:`SCHEMA_VERSION`)::
 
     {"schema": "alignlimits.rl", "schema_version": 1, "task": str, "tier": str,
-     "runs": [{"config": {... every LMRunConfig field ...},
+     "runs": [{"config": {... every LMRunConfig field (reward_signal only in controls) ...},
                "algorithm": {... every PPOConfig or GRPOConfig field ...},
                "history": [{"step", "reward", "kl_exact", "kl_k1", "kl_k3", "judge", ...}] * steps,
                "eval": {"prompt_index": [int] * E, "reward": [float] * E, "judge": [float] * E,
@@ -136,9 +136,10 @@ class LMRunConfig:
         for every run, so runs are compared on common random numbers).
     checkpoint_every : steps between checkpoints.
     reward_signal : ``"task"`` trains on the task's reward; ``"shuffled"`` is a control that
-        trains on the same rewards permuted at random across each step's completions (the
-        same distribution and scale, no information about the text; :func:`control_configs`).
-        The evaluation always uses the task's reward.
+        trains on the same rewards permuted at random across each step's completions (GRPO:
+        within each group), so they carry no information about the text
+        (:func:`shuffled_rewards`, :func:`control_configs`). The evaluation always uses the
+        task's reward.
     """
 
     task: str
@@ -196,12 +197,20 @@ class LMRunConfig:
                 f"micro-batches of {self.micro_batch_size} rows."
             )
 
-    def key(self) -> str:
-        """A short hash of every field: runs with the same key produce the same numbers."""
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, except ``reward_signal`` at its default ``"task"``.
+
+        The field came after the first runs: leaving it out at its default keeps their keys,
+        and keeps results files readable by code from before it.
+        """
         fields = dataclasses.asdict(self)
-        if fields["reward_signal"] == "task":  # added later: hashed only when set, so earlier keys stand
+        if fields["reward_signal"] == "task":
             del fields["reward_signal"]
-        text = json.dumps(fields, sort_keys=True)
+        return fields
+
+    def key(self) -> str:
+        """A short hash of :meth:`as_dict`: runs with the same key produce the same numbers."""
+        text = json.dumps(self.as_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -292,17 +301,20 @@ def tuning_configs(task: str, method: str, tier: str | None = None, lrs: Sequenc
     ]
 
 
-def control_configs(task: str, tier: str | None = None, **overrides: Any) -> list[LMRunConfig]:
+def control_configs(
+    task: str, tier: str | None = None, *, methods: Sequence[str] = METHODS, **overrides: Any
+) -> list[LMRunConfig]:
     """The shuffled-reward controls of ``task``: each method at its largest sweep β on the first sweep
     seed, trained on permuted rewards (``reward_signal="shuffled"``).
 
     Paired with the sweep's run of the same method, β and seed (same prompts, same first
     samples), a control shows how much KL the updates spend with no reward signal at all.
     """
+    _check_methods(methods)
     return [
         run_config(task, method, max(SWEEP_KL_COEFS[method]), SWEEP_SEEDS[0], tier, reward_signal="shuffled",
                    **overrides)
-        for method in METHODS
+        for method in methods
     ]
 
 
@@ -342,6 +354,12 @@ def tuned_lr(task: str, method: str, *, path: str | Path | None = None) -> float
             f"--task {task} --tier full` first, or pass lr= explicitly."
         )
     runs = load_results(task, "full", path=target)["runs"]
+    missing = set(TUNING_LRS) - {r["config"]["lr"] for r in runs if r["config"]["method"] == method}
+    if missing:  # e.g. read while the tuning is still running: a partial grid would pick a rate silently
+        raise ValueError(
+            f"the {method} tuning on {task} lacks the learning rates {sorted(missing)} of the grid; finish it with "
+            f"`python -m alignlimits.experiments rl --tune --task {task} --tier full --methods {method}`."
+        )
     n_samples = experiments.load_results(task, "full")["config"]["n_samples"]
     return choose_lr(runs, method, float(np.log(n_samples)))
 
@@ -409,11 +427,15 @@ class TaskScorer:
         return torch.as_tensor(np.asarray(experiments.task_judge(self.task, *self._inputs(rollout)), np.float64))
 
 
-def shuffled_rewards(reward_fn: Callable[[Rollout], torch.Tensor], seed: int) -> Callable[[Rollout], torch.Tensor]:
+def shuffled_rewards(
+    reward_fn: Callable[[Rollout], torch.Tensor], seed: int, *, within_prompt: bool = False
+) -> Callable[[Rollout], torch.Tensor]:
     """``reward_fn`` with its values permuted at random across each rollout's completions.
 
-    The control of the noise hypothesis: the same rewards, so the same mean, spread and
-    advantage scale, but no information about which completion earned which. The
+    The control of the noise hypothesis: the same rewards, so the same mean and spread, but
+    no information about which completion earned which. ``within_prompt=True`` permutes only
+    among the completions of the same prompt (GRPO's groups), so every group keeps its own
+    rewards — the same advantages, ties and zero-variance groups — in a random order. The
     permutation is seeded by ``seed`` and the rollout's tokens, so a resumed run draws the
     same permutations as an uninterrupted one.
     """
@@ -422,7 +444,14 @@ def shuffled_rewards(reward_fn: Callable[[Rollout], torch.Tensor], seed: int) ->
         values = reward_fn(rollout)
         digest = hashlib.sha256(rollout.completion_ids.numpy().tobytes()).digest()
         rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
-        return values[torch.as_tensor(rng.permutation(len(values)))]
+        if not within_prompt:
+            return values[torch.as_tensor(rng.permutation(len(values)))]
+        order = np.arange(len(values))
+        prompts = rollout.prompt_index.numpy()
+        for p in np.unique(prompts):
+            rows = np.flatnonzero(prompts == p)
+            order[rows] = rng.permutation(rows)
+        return values[torch.as_tensor(order)]
 
     return reward
 
@@ -446,7 +475,9 @@ def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRP
     )
     reference = policy.frozen_copy()
     scorer = TaskScorer(config.task, inputs, tokenizer)
-    reward_fn = scorer.reward if config.reward_signal == "task" else shuffled_rewards(scorer.reward, config.seed)
+    reward_fn = scorer.reward
+    if config.reward_signal == "shuffled":  # GRPO's groups keep their own rewards (see shuffled_rewards)
+        reward_fn = shuffled_rewards(scorer.reward, config.seed, within_prompt=config.method == "grpo")
     micro = config.samples_per_step // config.minibatches // config.micro_batch_size
     shared = dict(
         steps=config.steps,
@@ -620,7 +651,7 @@ def _train_and_evaluate(
     config: LMRunConfig, folder: Path, *, progress: bool, stop_after: int | None
 ) -> dict[str, Any] | None:
     finished = folder / "run.json"
-    (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    (folder / "config.json").write_text(json.dumps(config.as_dict(), indent=1))
     torch.manual_seed(config.seed)
     policy, reference, algorithm, scorer = build(config)
     sessions_file = folder / "sessions.json"
@@ -658,7 +689,7 @@ def _train_and_evaluate(
     eval_time = time.perf_counter() - began
     train_time = float(sum(h["seconds"] for h in history))
     result = {
-        "config": dataclasses.asdict(config),
+        "config": config.as_dict(),
         "algorithm": dataclasses.asdict(algorithm.config),  # every hyper-parameter the algorithm ran with
         "history": history,
         "eval": evaluation,
@@ -743,7 +774,11 @@ def results_path(task: str, tier: str = "full") -> Path:
 
 
 def save_results(task: str, tier: str, runs: Sequence[dict[str, Any]], path: str | Path | None = None) -> Path:
-    """Validate and write the results file of ``runs`` (sorted by method, β, seed) atomically."""
+    """Validate and write the results file of ``runs`` (sorted by method, β, seed) atomically.
+
+    It replaces the file; :func:`sweep` adds runs under a lock instead, keeping what other
+    processes saved meanwhile.
+    """
     ordered = sorted(runs, key=lambda e: (e["config"]["method"], e["config"]["kl_coef"], e["config"]["seed"],
                                           e["config"]["lr"]))  # fmt: skip
     results = validate_results(
@@ -787,6 +822,7 @@ def sweep(
         raise ValueError("every config of a sweep must have the same task and tier.")
     target = Path(output) if output is not None else results_path(task, tier)
     done = _saved_runs(task, tier, target)
+    busy: list[LMRunConfig] = []
     budget = stop_after
     for config in configs:
         done.update(_saved_runs(task, tier, target))  # other workers may have added runs
@@ -795,7 +831,8 @@ def sweep(
         before = _steps_done(config, work_dir) if budget is not None else 0
         try:
             entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget)
-        except RunInProgressError:  # another worker has it; its sweep will save it
+        except RunInProgressError:  # another worker has it (checked again at the end)
+            busy.append(config)
             continue
         if entry is None:  # the budget ran out inside this run
             break
@@ -805,6 +842,10 @@ def sweep(
             budget -= config.steps - before
             if budget <= 0:
                 break
+    for config in busy:  # finished meanwhile by another process, which may have saved it elsewhere
+        finished = _work_dir(config, work_dir) / "run.json"
+        if config.key() not in done and finished.is_file():
+            done.update(_merge_into_results(task, tier, json.loads(finished.read_text()), target))
     return list(done.values())
 
 
@@ -817,6 +858,7 @@ def _saved_runs(task: str, tier: str, target: Path) -> dict[str, dict[str, Any]]
 def _merge_into_results(task: str, tier: str, entry: dict[str, Any], target: Path) -> dict[str, dict[str, Any]]:
     """Add ``entry`` to the results file, keeping every run already there; returns the file's runs."""
     # Read-merge-write under a lock: another sweep may have added runs since this one started.
+    target.parent.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(target.with_name(f".{target.name}.lock"), timeout=600):
         runs = _saved_runs(task, tier, target)
         runs[LMRunConfig(**entry["config"]).key()] = entry
@@ -828,5 +870,7 @@ def _steps_done(config: LMRunConfig, work_dir: str | Path | None) -> int:
     folder = _work_dir(config, work_dir)
     if (folder / "run.json").is_file():
         return config.steps
-    path = folder / "checkpoint.pt"
-    return int(torch.load(path, weights_only=False)["step"]) if path.is_file() else 0
+    try:
+        return int(torch.load(folder / "checkpoint.pt", weights_only=False)["step"])
+    except FileNotFoundError:  # not started, or finished (and the checkpoint removed) by another process
+        return config.steps if (folder / "run.json").is_file() else 0
