@@ -434,3 +434,14 @@ def test_grpo_controls_shuffle_within_each_group() -> None:
         assert torch.equal(torch.sort(within[rows]).values, torch.sort(true[rows]).values)
     _, _, control, _ = lm_runs.build(dataclasses.replace(cfg, reward_signal="shuffled"))
     assert torch.equal(control.reward_fn(rollout), within)  # build wires the within-group control into GRPO
+
+
+def test_committed_sweep_keeps_only_runs_of_the_current_sweep(tmp_path, finished_runs) -> None:
+    current = finished_runs["ppo"]  # β = 0.1, seed 1, the smoke tier's rate: in the PPO sweep
+    stale = json.loads(json.dumps(current))
+    stale["config"]["lr"] = stale["algorithm"]["lr"] = 5e-4  # e.g. from before a re-tuning
+    outside = finished_runs["grpo"]  # β = 0.1 is not in GRPO's sweep
+    path = lm_runs.save_results("safety", "smoke", [current, stale, outside], tmp_path / "rl.json")
+    kept = lm_runs.committed_sweep("safety", "smoke", path=path)
+    assert [r["config"] for r in kept] == [current["config"]]
+    assert lm_runs.committed_sweep("safety", "smoke", path=tmp_path / "none.json") == []

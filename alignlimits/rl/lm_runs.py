@@ -87,6 +87,7 @@ __all__ = [
     "build",
     "check_same_base",
     "choose_lr",
+    "committed_sweep",
     "control_configs",
     "control_path",
     "evaluate",
@@ -847,6 +848,17 @@ def sweep(
         if config.key() not in done and finished.is_file():
             done.update(_merge_into_results(task, tier, json.loads(finished.read_text()), target))
     return list(done.values())
+
+
+def committed_sweep(task: str, tier: str = "full", *, path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The saved runs of ``task``'s sweep as it is configured now (:func:`sweep_configs`).
+
+    Runs of another configuration — say, from before the learning rate was re-tuned — are
+    left out, so a chapter never mixes them in. Empty if no results file exists yet.
+    """
+    target = Path(path) if path is not None else results_path(task, tier)
+    planned = {c.key() for c in sweep_configs(task, tier)}
+    return [r for r in _saved_runs(task, tier, target).values() if LMRunConfig(**r["config"]).key() in planned]
 
 
 def _saved_runs(task: str, tier: str, target: Path) -> dict[str, dict[str, Any]]:
