@@ -445,3 +445,21 @@ def test_committed_sweep_keeps_only_runs_of_the_current_sweep(tmp_path, finished
     kept = lm_runs.committed_sweep("safety", "smoke", path=path)
     assert [r["config"] for r in kept] == [current["config"]]
     assert lm_runs.committed_sweep("safety", "smoke", path=tmp_path / "none.json") == []
+
+
+@pytest.mark.parametrize("method", lm_runs.METHODS)
+def test_step_prompts_are_the_prompts_the_run_trained_on(method, tmp_path, monkeypatch) -> None:
+    drawn = []
+    real_rollout = lm_runs.CausalLMPolicy.rollout
+
+    def recording_rollout(self, prompt_index, seed, **kwargs):
+        drawn.append(prompt_index.numpy().copy())
+        return real_rollout(self, prompt_index, seed, **kwargs)
+
+    monkeypatch.setattr(lm_runs.CausalLMPolicy, "rollout", recording_rollout)
+    cfg = smoke(method, n_prompts=5, seed=7)
+    entry = lm_runs.run(cfg, work_dir=tmp_path, progress=False)
+    training = drawn[: cfg.steps]  # the evaluation's rollouts come after
+    for step, prompts in enumerate(training):
+        np.testing.assert_array_equal(lm_runs.step_prompts(entry, step), prompts)
+    assert len(training) == cfg.steps

@@ -26,13 +26,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from alignlimits.lm import kl as lmkl
 from alignlimits.rl import common
 from alignlimits.rl.policies import Rollout, token_logprobs
 
-__all__ = ["GRPO", "GRPOConfig", "group_advantages"]
+__all__ = ["GRPO", "GRPOConfig", "draw_prompts", "group_advantages"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,13 @@ def group_advantages(rewards: torch.Tensor, group_size: int, *, scale: bool, eps
     return torch.where(constant, torch.zeros_like(adv), adv).reshape(-1)
 
 
+def draw_prompts(rng: np.random.Generator, config: GRPOConfig, num_prompts: int) -> torch.Tensor:
+    """The prompt of each of a step's rollouts: ``groups`` prompts drawn uniformly with replacement,
+    each repeated ``group_size`` times (a group's rows are adjacent), long ``(groups·group_size,)``."""
+    prompts = torch.as_tensor(rng.integers(num_prompts, size=config.groups), dtype=torch.long)
+    return prompts.repeat_interleave(config.group_size)
+
+
 class GRPO:
     """GRPO on a policy of :mod:`alignlimits.rl.policies` against its frozen reference.
 
@@ -127,8 +135,7 @@ class GRPO:
     def step(self, step: int) -> dict[str, float]:
         cfg = self.config
         rng = common.step_rng(cfg.seed, step)
-        prompts = torch.as_tensor(rng.integers(self.policy.num_prompts, size=cfg.groups), dtype=torch.long)
-        prompt_index = prompts.repeat_interleave(cfg.group_size)
+        prompt_index = draw_prompts(rng, cfg, self.policy.num_prompts)
 
         # 1-3. Rollout, rewards, advantages: all with the sampling policy, no gradient.
         with torch.no_grad():

@@ -66,6 +66,7 @@ from typing import Any
 import filelock
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from alignlimits import experiments
 from alignlimits.lm import kl as lmkl
@@ -98,6 +99,7 @@ __all__ = [
     "run_config",
     "save_results",
     "shuffled_rewards",
+    "step_prompts",
     "summarize_run",
     "sweep",
     "sweep_configs",
@@ -848,6 +850,20 @@ def sweep(
         if config.key() not in done and finished.is_file():
             done.update(_merge_into_results(task, tier, json.loads(finished.read_text()), target))
     return list(done.values())
+
+
+def step_prompts(entry: dict[str, Any], step: int) -> NDArray[np.int64]:
+    """The prompt index of each rollout of training step ``step`` of a saved run (0-based).
+
+    Recomputed from the run's seed exactly as the algorithm drew it, so a step's logged
+    reward can be compared with the base policy's on the *same* prompts.
+    """
+    algorithm = entry["algorithm"]
+    rng = common.step_rng(algorithm["seed"], step)
+    n_prompts = entry["config"]["n_prompts"]
+    if entry["config"]["method"] == "ppo":
+        return ppo.draw_prompts(rng, ppo.PPOConfig(**algorithm), n_prompts).numpy()
+    return grpo.draw_prompts(rng, grpo.GRPOConfig(**algorithm), n_prompts).numpy()
 
 
 def committed_sweep(task: str, tier: str = "full", *, path: str | Path | None = None) -> list[dict[str, Any]]:

@@ -23,13 +23,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from alignlimits.lm import kl as lmkl
 from alignlimits.rl import common
 from alignlimits.rl.policies import Rollout, token_logprobs
 
-__all__ = ["PPO", "AdaptiveKLController", "PPOConfig", "clipped_value_loss", "gae", "token_rewards"]
+__all__ = ["PPO", "AdaptiveKLController", "PPOConfig", "clipped_value_loss", "draw_prompts", "gae", "token_rewards"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,11 @@ def clipped_value_loss(
     return 0.5 * torch.maximum((values - returns) ** 2, (clipped - returns) ** 2)
 
 
+def draw_prompts(rng: np.random.Generator, config: PPOConfig, num_prompts: int) -> torch.Tensor:
+    """The prompt of each of a step's ``batch_size`` rollouts, drawn uniformly with replacement, long ``(B,)``."""
+    return torch.as_tensor(rng.integers(num_prompts, size=config.batch_size), dtype=torch.long)
+
+
 class PPO:
     """PPO with a value head on a policy of :mod:`alignlimits.rl.policies` (built with ``value_head=True``).
 
@@ -152,7 +158,7 @@ class PPO:
     def step(self, step: int) -> dict[str, float]:
         cfg = self.config
         rng = common.step_rng(cfg.seed, step)
-        prompt_index = torch.as_tensor(rng.integers(self.policy.num_prompts, size=cfg.batch_size), dtype=torch.long)
+        prompt_index = draw_prompts(rng, cfg, self.policy.num_prompts)
 
         # 1-3. Rollout, per-token rewards, GAE: with the sampling policy, no gradient.
         with torch.no_grad():
