@@ -194,7 +194,6 @@ def number_list(kind: type = float) -> Callable[[str], list]:
     return parse
 
 
-
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``alignlimits: error: ...`` and exit status 2."""
 

@@ -663,13 +663,14 @@ def _main_rl(args: argparse.Namespace) -> int:
     from alignlimits.rl import lm_runs
 
     steps = {"steps": args.steps} if args.steps is not None else {}
+    steps_and_lr = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
     if args.tune and args.control:
         raise ValueError("--tune and --control are separate experiments; give one.")
     if args.control:
         given = [f for f, v in (("--kl-coefs", args.kl_coefs), ("--lrs", args.lrs), ("--seeds", args.seeds)) if v]
         if given:
             raise ValueError(f"--control runs each method at its largest sweep β on the first seed; drop {given}.")
-        overrides = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
+        overrides = steps_and_lr
         configs = lm_runs.control_configs(args.task, args.tier, methods=args.methods, **overrides)
         default, label = lm_runs.control_path(args.task, configs[0].tier), "control runs"
     elif args.tune:
@@ -681,7 +682,7 @@ def _main_rl(args: argparse.Namespace) -> int:
         configs = [c for m in args.methods for c in lm_runs.tuning_configs(args.task, m, args.tier, lrs, **steps)]
         overrides, default, label = steps, lm_runs.tuning_path(args.task, configs[0].tier), "tuning runs"
     else:
-        overrides = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
+        overrides = steps_and_lr
         configs = lm_runs.sweep_configs(
             args.task, args.tier, methods=args.methods, kl_coefs=args.kl_coefs,
             seeds=args.seeds or lm_runs.SWEEP_SEEDS, **overrides

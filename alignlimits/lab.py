@@ -31,7 +31,7 @@ from scipy.special import softmax
 from alignlimits import bon, estimator
 from alignlimits._validation import as_finite_array
 
-__all__ = ["LabCurves", "bon_fraction_of_limit", "bon_sizes", "lab_curves", "limit_at"]
+__all__ = ["LabCurves", "bon_fraction_of_limit", "bon_gain_at", "bon_sizes", "lab_curves", "limit_at"]
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,20 @@ def limit_at(
     kl_sorted, y_sorted = np.concatenate([[0.0], curves.kl[order]]), np.concatenate([[0.0], y[order]])
     inside = x <= min(kl_sorted[-1], curves.kl_ceiling)
     out = np.where(inside, np.interp(x, kl_sorted, y_sorted), np.nan)
+    return out if out.ndim else float(out)
+
+
+def bon_gain_at(curves: LabCurves, kl: ArrayLike) -> NDArray[np.float64] | float:
+    """Best-of-N's reward gain at the given KLs, by linear interpolation between its ``N``.
+
+    Beyond the largest ``N``'s KL the gain is held at that ``N``'s: a conservative stand-in
+    for a policy that spends more KL (a larger ``N`` gains more), unlike :func:`limit_at`,
+    which has no estimate there. Negative or non-finite KLs are refused.
+    """
+    x = as_finite_array(kl, "kl", min_ndim=0)
+    if np.any(x < 0):
+        raise ValueError("a KL divergence is >= 0; got a negative value.")
+    out = np.interp(x, curves.bon_kl, curves.bon_gain_reward)
     return out if out.ndim else float(out)
 
 

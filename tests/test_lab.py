@@ -95,6 +95,20 @@ def test_limit_at_reproduces_the_curve_and_refuses_the_unestimable():
         lab.limit_at(c, 0.1, curve=np.zeros(3))
 
 
+def test_bon_gain_at_interpolates_between_n_and_holds_beyond_the_largest():
+    r, j = _data(n=16)
+    c = lab.lab_curves(r, j, np.geomspace(0.02, 50, 40), ns=(1, 2, 4, 8), rng=np.random.default_rng(1))
+    np.testing.assert_allclose(lab.bon_gain_at(c, c.bon_kl), c.bon_gain_reward, atol=1e-12)  # at its own N
+    mid = 0.5 * (c.bon_kl[1] + c.bon_kl[2])
+    assert lab.bon_gain_at(c, mid) == pytest.approx(0.5 * (c.bon_gain_reward[1] + c.bon_gain_reward[2]))
+    assert isinstance(lab.bon_gain_at(c, mid), float)
+    assert lab.bon_gain_at(c, c.bon_kl[-1] + 5.0) == pytest.approx(c.bon_gain_reward[-1])  # held, not extrapolated
+    with pytest.raises(ValueError, match=">= 0"):
+        lab.bon_gain_at(c, -0.1)
+    with pytest.raises(ValueError):
+        lab.bon_gain_at(c, np.nan)
+
+
 def test_bon_fraction_of_limit_is_best_of_n_over_the_frontier_at_its_kl():
     r, j = _data(n=16)
     c = lab.lab_curves(r, j, np.geomspace(0.02, 50, 80), ns=(1, 2, 4), rng=np.random.default_rng(1))

@@ -256,6 +256,10 @@ def test_summarize_run_clusters_standard_errors_by_prompt() -> None:
     assert s["reward"] == 4.0
     assert s["reward_se"] == pytest.approx(np.std([2.0, 6.0], ddof=1) / np.sqrt(2))
     assert s["kl_exact_se"] == 0.0  # the prompt means are equal: no between-prompt spread
+    assert lm_runs.clustered_mean_se(ev["reward"], ev["prompt_index"]) == (s["reward"], s["reward_se"])
+    assert np.isnan(lm_runs.clustered_mean_se([1.0, 2.0], [0, 0])[1])  # one prompt: no spread to measure
+    with pytest.raises(ValueError, match="same shape"):
+        lm_runs.clustered_mean_se([1.0, 2.0, 3.0], [0, 1])
 
 
 def test_check_same_base_accepts_the_frontier_and_names_differences() -> None:

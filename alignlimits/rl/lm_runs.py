@@ -66,7 +66,7 @@ from typing import Any
 import filelock
 import numpy as np
 import torch
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from alignlimits import experiments
 from alignlimits.lm import kl as lmkl
@@ -88,6 +88,7 @@ __all__ = [
     "build",
     "check_same_base",
     "choose_lr",
+    "clustered_mean_se",
     "committed_sweep",
     "control_configs",
     "control_path",
@@ -573,15 +574,26 @@ def summarize_run(run_result: dict[str, Any]) -> dict[str, float]:
     frontier's band resamples prompts too.
     """
     ev = run_result["eval"]
-    prompts = np.asarray(ev["prompt_index"])
-    ids, inverse = np.unique(prompts, return_inverse=True)
     summary: dict[str, float] = {}
     for name in ("reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length"):
-        x = np.asarray(ev[name], dtype=np.float64)
-        per_prompt = np.bincount(inverse, weights=x) / np.bincount(inverse)
-        summary[name] = float(x.mean())
-        summary[name + "_se"] = float(per_prompt.std(ddof=1) / np.sqrt(ids.size)) if ids.size > 1 else float("nan")
+        summary[name], summary[name + "_se"] = clustered_mean_se(ev[name], ev["prompt_index"])
     return summary
+
+
+def clustered_mean_se(values: ArrayLike, prompt_index: ArrayLike) -> tuple[float, float]:
+    r"""Mean of ``values`` (shape ``(E,)``) and its standard error clustered by prompt.
+
+    ``se = sd(per-prompt means) / sqrt(P)`` over the ``P`` prompts in ``prompt_index``
+    (shape ``(E,)``); NaN with a single prompt. Samples of one prompt are correlated, so
+    treating them as independent would understate the error.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    ids, inverse = np.unique(np.asarray(prompt_index), return_inverse=True)
+    if x.shape != inverse.shape:
+        raise ValueError(f"values and prompt_index must have the same shape; got {x.shape} and {inverse.shape}.")
+    per_prompt = np.bincount(inverse, weights=x) / np.bincount(inverse)
+    se = float(per_prompt.std(ddof=1) / np.sqrt(ids.size)) if ids.size > 1 else float("nan")
+    return float(x.mean()), se
 
 
 def check_same_base(run_config: dict[str, Any], frontier_results: dict[str, Any]) -> None:
@@ -611,7 +623,6 @@ def check_same_base(run_config: dict[str, Any], frontier_results: dict[str, Any]
 
 class RunInProgressError(RuntimeError):
     """Another process is training this run (it holds the run folder's lock)."""
-
 
 
 def _work_dir(config: LMRunConfig, work_dir: str | Path | None) -> Path:
@@ -828,7 +839,8 @@ def sweep(
     busy: list[LMRunConfig] = []
     budget = stop_after
     for config in configs:
-        done.update(_saved_runs(task, tier, target))  # other workers may have added runs
+        if config.key() not in done:
+            done.update(_saved_runs(task, tier, target))  # another worker may have saved it meanwhile
         if config.key() in done:
             continue
         before = _steps_done(config, work_dir) if budget is not None else 0
@@ -839,7 +851,6 @@ def sweep(
             continue
         if entry is None:  # the budget ran out inside this run
             break
-        done[config.key()] = entry
         done.update(_merge_into_results(task, tier, entry, target))
         if budget is not None:
             budget -= config.steps - before
