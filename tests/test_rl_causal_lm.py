@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from alignlimits.lm import models, sampling
-from alignlimits.rl import common, grpo, ppo
+from alignlimits.rl import grpo, ppo, training
 from alignlimits.rl.policies import CausalLMPolicy, Rollout, token_logprobs
 
 VOCAB, EOS, PAD = 8, 6, 7
@@ -57,12 +57,12 @@ def test_a_few_steps_run_and_log_finite_metrics(method: str) -> None:
     ref = pol.frozen_copy()
     before = [p.detach().clone() for p in pol.model.parameters()]
     if method == "grpo":
-        cfg = grpo.GRPOConfig(steps=3, groups=2, group_size=4, lr=1e-2, kl_coef=0.1, micro_batches=2)
+        cfg = grpo.GRPOConfig(steps=3, groups=2, group_size=4, lr=1e-2, kl_loss_coef=0.1, micro_batches=2)
         algorithm = grpo.GRPO(pol, ref, count_of_token_2, cfg, judge_fn=count_of_token_2)
     else:
         cfg = ppo.PPOConfig(steps=3, batch_size=8, lr=1e-2, epochs=2, minibatches=2, micro_batches=2, kl_target=1.0)
         algorithm = ppo.PPO(pol, ref, count_of_token_2, cfg, judge_fn=count_of_token_2)
-    history = common.train(algorithm, progress=False)
+    history = training.train(algorithm, progress=False)
     assert len(history) == 3
     for h in history:
         assert all(np.isfinite(v) for v in h.values()), h
@@ -85,15 +85,15 @@ def test_trainable_predicate_freezes_the_rest() -> None:
 def test_resumed_run_on_a_transformer_equals_an_uninterrupted_one(tmp_path) -> None:
     def fresh() -> grpo.GRPO:
         pol = policy()
-        cfg = grpo.GRPOConfig(steps=3, groups=2, group_size=2, lr=1e-2, kl_coef=0.1, seed=4)
+        cfg = grpo.GRPOConfig(steps=3, groups=2, group_size=2, lr=1e-2, kl_loss_coef=0.1, seed=4)
         return grpo.GRPO(pol, pol.frozen_copy(), count_of_token_2, cfg)
 
     full = fresh()
-    full_history = common.train(full, progress=False)
+    full_history = training.train(full, progress=False)
     path = tmp_path / "run.pt"
-    common.train(fresh(), checkpoint=path, checkpoint_every=1, stop_after=2, progress=False)
+    training.train(fresh(), checkpoint=path, checkpoint_every=1, stop_after=2, progress=False)
     resumed = fresh()
-    assert common.train(resumed, checkpoint=path, progress=False) == full_history
+    assert training.train(resumed, checkpoint=path, progress=False) == full_history
     for a, b in zip(full.policy.parameters(), resumed.policy.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 

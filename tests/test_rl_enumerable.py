@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from alignlimits import tilting
+from alignlimits.experiments import enumerable as enumerable_runs
 from alignlimits.lm import enumerable as E
 from alignlimits.lm import kl as lmkl
-from alignlimits.rl import common, enumerable_runs, grpo, ppo
+from alignlimits.rl import grpo, ppo, training
 from alignlimits.rl.policies import TabularPolicy, sequence_reward
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -29,11 +30,12 @@ def problem() -> tuple[E.EnumerableLM, np.ndarray]:
 def make(method: str, lm: E.EnumerableLM, rewards: np.ndarray, beta: float, seed: int, **overrides):
     if method == "ppo":
         policy = TabularPolicy(lm, value_head=True)
-        cfg = dict(steps=300, batch_size=64, lr=0.05, lr_final_fraction=0.05, kl_coef=beta, epochs=2, vf_coef=0.5)
+        cfg = dict(steps=300, batch_size=64, lr=0.05, lr_final_fraction=0.05, kl_reward_coef=beta, epochs=2,
+                   vf_coef=0.5)
         cfg.update(overrides)
         return policy, ppo.PPO(policy, policy.frozen_copy(), sequence_reward(rewards), ppo.PPOConfig(seed=seed, **cfg))
     policy = TabularPolicy(lm)
-    cfg = dict(steps=300, groups=4, group_size=16, lr=0.05, lr_final_fraction=0.05, kl_in_reward=beta)
+    cfg = dict(steps=300, groups=4, group_size=16, lr=0.05, lr_final_fraction=0.05, kl_reward_coef=beta)
     cfg.update({"drgrpo": dict(scale_rewards=False, loss_aggregation="constant_length"),
                 "grpo": dict(scale_rewards=True, loss_aggregation="sequence_mean")}[method])  # fmt: skip
     cfg.update(overrides)
@@ -47,7 +49,7 @@ def test_converges_to_the_tilted_policy(problem, method: str, beta: float) -> No
     target = lm.tilt(r, beta)
     kl_star, reward_star = E.sequence_kl(target, lm), float(target.probs @ r)
     policy, algorithm = make(method, lm, r, beta, seed=0)
-    history = common.train(algorithm, progress=False)
+    history = training.train(algorithm, progress=False)
     trained = policy.to_enumerable()
     kl, reward = E.sequence_kl(trained, lm), float(trained.probs @ r)
     assert abs(kl - kl_star) <= 0.01 + 0.02 * kl_star
@@ -83,9 +85,9 @@ def test_grpo_with_a_per_token_k3_loss_stops_short_of_the_tilt(problem) -> None:
     results = {}
     for estimator, level in (("k3", "token"), ("k2", "sequence")):
         policy, algorithm = make(
-            "drgrpo", lm, r, beta, seed=0, kl_in_reward=0.0, kl_coef=beta, kl_estimator=estimator, kl_level=level
+            "drgrpo", lm, r, beta, seed=0, kl_reward_coef=0.0, kl_loss_coef=beta, kl_estimator=estimator, kl_level=level
         )
-        common.train(algorithm, progress=False)
+        training.train(algorithm, progress=False)
         results[estimator] = E.sequence_kl(policy.to_enumerable(), target)
     assert results["k2"] < 0.02  # slower than KL in the reward (noisier gradient), but on its way to π_β
     assert results["k3"] > 10 * results["k2"]
@@ -99,7 +101,7 @@ def test_gradient_accumulation_reproduces_the_full_batch(problem, method: str, a
     for micro in (1, 4):
         kw = dict(steps=3, micro_batches=micro, loss_aggregation=aggregation, minibatches=2)
         policy, algorithm = make(method, lm, r, 0.5, seed=3, **kw)
-        common.train(algorithm, progress=False)
+        training.train(algorithm, progress=False)
         params.append([p.detach().clone() for p in policy.parameters()])
     for a, b in zip(*params, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
@@ -111,13 +113,13 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(problem, tmp_pa
     lm, r = problem
     extra = {"kl_target": 0.2, "kl_horizon": 200} if method == "ppo" else {}  # resume the adaptive β too
     full_policy, full = make(method, lm, r, 0.5, seed=5, steps=8, **extra)
-    full_history = common.train(full, progress=False)
+    full_history = training.train(full, progress=False)
 
     path = tmp_path / "run.pt"
     _, first = make(method, lm, r, 0.5, seed=5, steps=8, **extra)
-    common.train(first, checkpoint=path, checkpoint_every=2, stop_after=3, progress=False)
+    training.train(first, checkpoint=path, checkpoint_every=2, stop_after=3, progress=False)
     resumed_policy, second = make(method, lm, r, 0.5, seed=5, steps=8, **extra)  # fresh objects, as in a new session
-    resumed_history = common.train(second, checkpoint=path, checkpoint_every=2, progress=False)
+    resumed_history = training.train(second, checkpoint=path, checkpoint_every=2, progress=False)
 
     assert [h["step"] for h in resumed_history] == list(range(8))
     assert resumed_history == full_history
@@ -128,7 +130,7 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(problem, tmp_pa
     # A checkpoint written under another config is refused, not silently mixed.
     _, other = make(method, lm, r, 0.5, seed=6, steps=8, **extra)
     with pytest.raises(ValueError, match="different"):
-        common.train(other, checkpoint=path, progress=False)
+        training.train(other, checkpoint=path, progress=False)
 
 
 def test_same_seed_same_numbers_and_zero_kl_at_start(problem) -> None:
@@ -136,7 +138,7 @@ def test_same_seed_same_numbers_and_zero_kl_at_start(problem) -> None:
     runs = []
     for _ in range(2):
         _, algorithm = make("grpo", lm, r, 0.5, seed=7, steps=3)
-        runs.append(common.train(algorithm, progress=False))
+        runs.append(training.train(algorithm, progress=False))
     assert runs[0] == runs[1]
     first = runs[0][0]
     assert first["kl_exact"] == 0 and abs(first["kl_k1"]) < 1e-12 and abs(first["kl_k3"]) < 1e-12
@@ -144,8 +146,8 @@ def test_same_seed_same_numbers_and_zero_kl_at_start(problem) -> None:
 
 def test_zero_variance_groups_give_no_update_and_no_nan(problem) -> None:
     lm, _ = problem
-    policy, algorithm = make("grpo", lm, np.ones(lm.n_sequences), 0.5, seed=0, steps=2, kl_in_reward=0.0)
-    history = common.train(algorithm, progress=False)
+    policy, algorithm = make("grpo", lm, np.ones(lm.n_sequences), 0.5, seed=0, steps=2, kl_reward_coef=0.0)
+    history = training.train(algorithm, progress=False)
     assert all(np.isfinite(v) for h in history for v in h.values())
     assert all(h["advantage_zero_groups"] == 1.0 for h in history)
     torch.testing.assert_close(policy.logits.detach(), torch.as_tensor(lm.next_logprobs), rtol=0, atol=0)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from alignlimits.lm import enumerable as E
 from alignlimits.lm import kl as lmkl
-from alignlimits.rl import common, grpo, ppo
+from alignlimits.rl import grpo, losses, metrics, ppo, training
 from alignlimits.rl.policies import TabularPolicy, token_logprobs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -51,23 +51,23 @@ def test_surrogate_gradient_at_ratio_one_is_reinforce() -> None:
     ro = policy.rollout(torch.zeros(32, dtype=torch.long), seed=3)
     lp = token_logprobs(policy(ro).logprobs, ro)
     adv = torch.as_tensor(np.random.default_rng(0).standard_normal((32, 1)))
-    sizes = common.BatchSizes.of(ro.mask)
-    for how in common.AGGREGATIONS:
-        surrogate = common.clipped_surrogate(lp, lp.detach(), adv, clip_low=0.2, clip_high=0.28)
+    sizes = losses.BatchSizes.of(ro.mask)
+    for how in losses.AGGREGATIONS:
+        surrogate = losses.clipped_surrogate(lp, lp.detach(), adv, clip_low=0.2, clip_high=0.28)
         reinforce = -adv * lp
-        g_s = grad(common.aggregate(surrogate, ro.mask, how, sizes), policy)
-        g_r = grad(common.aggregate(reinforce, ro.mask, how, sizes), policy)
+        g_s = grad(losses.aggregate(surrogate, ro.mask, how, sizes), policy)
+        g_r = grad(losses.aggregate(reinforce, ro.mask, how, sizes), policy)
         assert g_r.abs().max() > 1e-3
         torch.testing.assert_close(g_s, g_r, rtol=0, atol=1e-14)
     # Away from ratio 1 the surrogate's gradient is the importance-weighted one, not REINFORCE's.
     old = (lp + 0.1 * torch.randn(lp.shape, generator=torch.Generator().manual_seed(0), dtype=lp.dtype)).detach()
     g_off = grad(
-        common.aggregate(
-            common.clipped_surrogate(lp, old, adv, clip_low=10, clip_high=10), ro.mask, "token_mean", sizes
+        losses.aggregate(
+            losses.clipped_surrogate(lp, old, adv, clip_low=10, clip_high=10), ro.mask, "token_mean", sizes
         ),
         policy,
     )
-    g_r = grad(common.aggregate(-adv * lp, ro.mask, "token_mean", sizes), policy)
+    g_r = grad(losses.aggregate(-adv * lp, ro.mask, "token_mean", sizes), policy)
     assert not torch.allclose(g_off, g_r, atol=1e-6)
 
 
@@ -86,8 +86,8 @@ def test_clipping_activates_exactly_outside_its_interval(log_ratio, advantage, c
     lp = torch.tensor([log_ratio], dtype=torch.float64, requires_grad=True)
     old = torch.zeros(1, dtype=torch.float64)
     adv = torch.tensor([advantage], dtype=torch.float64)
-    (g,) = torch.autograd.grad(common.clipped_surrogate(lp, old, adv, clip_low=clip_low, clip_high=clip_high).sum(), lp)
-    region = common.clip_region(lp.detach(), old, adv, clip_low=clip_low, clip_high=clip_high)
+    (g,) = torch.autograd.grad(losses.clipped_surrogate(lp, old, adv, clip_low=clip_low, clip_high=clip_high).sum(), lp)
+    region = losses.clip_region(lp.detach(), old, adv, clip_low=clip_low, clip_high=clip_high)
     outside = (advantage > 0 and ratio > 1 + clip_high) or (advantage < 0 and ratio < 1 - clip_low)
     assert bool(region) == outside
     if outside:
@@ -105,11 +105,11 @@ def test_clipping_at_the_edges() -> None:
     )
     lp = ratios.log().requires_grad_(True)
     old = torch.zeros(4, dtype=torch.float64)
-    (g,) = torch.autograd.grad(common.clipped_surrogate(lp, old, adv, clip_low=eps, clip_high=eps).sum(), lp)
-    assert common.clip_region(lp.detach(), old, adv, clip_low=eps, clip_high=eps).tolist() == [False, True, False, True]
+    (g,) = torch.autograd.grad(losses.clipped_surrogate(lp, old, adv, clip_low=eps, clip_high=eps).sum(), lp)
+    assert losses.clip_region(lp.detach(), old, adv, clip_low=eps, clip_high=eps).tolist() == [False, True, False, True]
     assert g[1] == 0 and g[3] == 0 and g[0] != 0 and g[2] != 0
     with pytest.raises(ValueError, match="clip_low"):
-        common.clipped_surrogate(lp, old, adv, clip_low=0.0, clip_high=0.2)
+        losses.clipped_surrogate(lp, old, adv, clip_low=0.0, clip_high=0.2)
 
 
 # ---------------------------------------------------------------------------- KL penalties as losses
@@ -122,13 +122,13 @@ def test_k2_as_loss_gives_the_kl_gradient_and_k3_does_not() -> None:
     exact_kl = (seq_lp.exp() * (seq_lp - seq_lq)).sum()
     forward_kl = (seq_lq.exp() * (seq_lq - seq_lp)).sum()
     g_kl, g_forward = grad(exact_kl, policy), grad(forward_kl, policy)
-    g = {k: grad((w * common.kl_penalty(seq_lp, seq_lq, k)).sum(), policy) for k in common.KL_ESTIMATORS}
+    g = {k: grad((w * losses.kl_penalty(seq_lp, seq_lq, k)).sum(), policy) for k in losses.KL_ESTIMATORS}
     torch.testing.assert_close(g["k2"], g_kl, rtol=0, atol=1e-12)
     torch.testing.assert_close(g["k3"], g_forward, rtol=0, atol=1e-12)
     assert (g["k3"] - g_kl).abs().max() > 1e-2  # k3-as-loss does not follow the KL's gradient
     torch.testing.assert_close(g["k1"], torch.zeros_like(g_kl), rtol=0, atol=1e-12)  # E[∇ log π] = 0
     # k3 is an unbiased *value* of the KL all the same.
-    k3_value = (w * common.kl_penalty(seq_lp, seq_lq, "k3")).sum()
+    k3_value = (w * losses.kl_penalty(seq_lp, seq_lq, "k3")).sum()
     assert float(k3_value.detach()) == pytest.approx(float(exact_kl.detach()), rel=1e-10)
 
 
@@ -141,7 +141,7 @@ def test_per_token_k2_misses_the_prefix_term() -> None:
         policy, reference = perturbed_policy(4, max_len, seed=3)
         ro, lp, lq, seq_lp, seq_lq, w = all_sequences(policy, reference)
         g_kl = grad((seq_lp.exp() * (seq_lp - seq_lq)).sum(), policy)
-        per_token_k2 = lmkl.masked_sum(common.kl_penalty(lp, lq, "k2"), ro.mask)
+        per_token_k2 = lmkl.masked_sum(losses.kl_penalty(lp, lq, "k2"), ro.mask)
         g_tok = grad((w * per_token_k2).sum(), policy)
         fixed_prefix_kl = lmkl.per_position_kl(policy(ro).logprobs, reference(ro).logprobs, ro.mask)
         torch.testing.assert_close(g_tok, grad((w * fixed_prefix_kl).sum(), policy), rtol=0, atol=1e-12)
@@ -150,7 +150,7 @@ def test_per_token_k2_misses_the_prefix_term() -> None:
 
 def test_kl_penalty_rejects_unknown_estimator() -> None:
     with pytest.raises(ValueError, match="k1"):
-        common.kl_penalty(torch.zeros(2), torch.zeros(2), "k4")
+        losses.kl_penalty(torch.zeros(2), torch.zeros(2), "k4")
 
 
 # ---------------------------------------------------------------------------- aggregation
@@ -160,38 +160,38 @@ def test_aggregations_agree_when_lengths_are_equal() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(6, 5, generator=gen, dtype=torch.float64)
     full = torch.ones(6, 5, dtype=torch.bool)
-    values = [float(common.aggregate(x, full, h, common.BatchSizes.of(full))) for h in common.AGGREGATIONS]
+    values = [float(losses.aggregate(x, full, h, losses.BatchSizes.of(full))) for h in losses.AGGREGATIONS]
     assert values == pytest.approx([values[0]] * 3, rel=1e-14)
     # Equal lengths below the maximum: per-sequence and per-token means agree; the constant
     # normaliser differs from them by exactly length/max_len.
     short = lmkl.mask_from_lengths(torch.full((6,), 3), 5)
-    s = {h: float(common.aggregate(x, short, h, common.BatchSizes.of(short))) for h in common.AGGREGATIONS}
+    s = {h: float(losses.aggregate(x, short, h, losses.BatchSizes.of(short))) for h in losses.AGGREGATIONS}
     assert s["sequence_mean"] == pytest.approx(s["token_mean"], rel=1e-14)
     assert s["constant_length"] == pytest.approx(s["token_mean"] * 3 / 5, rel=1e-14)
     # Unequal lengths: the variants are different losses.
     ragged = lmkl.mask_from_lengths(torch.tensor([1, 2, 3, 4, 5, 5]), 5)
-    r = {h: float(common.aggregate(x, ragged, h, common.BatchSizes.of(ragged))) for h in common.AGGREGATIONS}
+    r = {h: float(losses.aggregate(x, ragged, h, losses.BatchSizes.of(ragged))) for h in losses.AGGREGATIONS}
     assert len({round(v, 12) for v in r.values()}) == 3
 
 
 def test_aggregation_ignores_whatever_padding_holds() -> None:
     mask = lmkl.mask_from_lengths(torch.tensor([2, 4]), 4)
     x = torch.tensor([[1.0, 2.0, math.nan, -math.inf], [1.0, 1.0, 1.0, 1.0]], dtype=torch.float64)
-    for h in common.AGGREGATIONS:
-        assert math.isfinite(float(common.aggregate(x, mask, h, common.BatchSizes.of(mask))))
-    assert float(common.aggregate(x, mask, "token_mean", common.BatchSizes.of(mask))) == pytest.approx(7 / 6)
+    for h in losses.AGGREGATIONS:
+        assert math.isfinite(float(losses.aggregate(x, mask, h, losses.BatchSizes.of(mask))))
+    assert float(losses.aggregate(x, mask, "token_mean", losses.BatchSizes.of(mask))) == pytest.approx(7 / 6)
     with pytest.raises(ValueError, match="one of"):
-        common.aggregate(x, mask, "mean", common.BatchSizes.of(mask))
+        losses.aggregate(x, mask, "mean", losses.BatchSizes.of(mask))
 
 
 def test_micro_batch_shares_sum_to_the_full_batch_loss() -> None:
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(8, 6, generator=gen, dtype=torch.float64)
     mask = lmkl.mask_from_lengths(torch.tensor([1, 6, 3, 2, 6, 5, 4, 1]), 6)
-    sizes = common.BatchSizes.of(mask)
-    for h in common.AGGREGATIONS:
-        full = common.aggregate(x, mask, h, sizes)
-        parts = sum(common.aggregate(x[i], mask[i], h, sizes) for i in common.micro_batches(torch.arange(8), 4))
+    sizes = losses.BatchSizes.of(mask)
+    for h in losses.AGGREGATIONS:
+        full = losses.aggregate(x, mask, h, sizes)
+        parts = sum(losses.aggregate(x[i], mask[i], h, sizes) for i in training.micro_batches(torch.arange(8), 4))
         assert float(parts) == pytest.approx(float(full), rel=1e-14)
 
 
@@ -265,9 +265,9 @@ def test_token_rewards_put_the_score_on_the_last_token() -> None:
 def test_whiten_and_value_loss() -> None:
     mask = lmkl.mask_from_lengths(torch.tensor([2, 3]), 3)
     x = torch.tensor([[1.0, 2.0, 99.0], [3.0, 4.0, 5.0]], dtype=torch.float64)
-    w = common.whiten(x, mask)
-    assert float(common.masked_mean(w, mask)) == pytest.approx(0.0, abs=1e-12)
-    assert float(common.masked_mean(w**2, mask)) == pytest.approx(1.0, rel=1e-6)
+    w = losses.whiten(x, mask)
+    assert float(losses.masked_mean(w, mask)) == pytest.approx(0.0, abs=1e-12)
+    assert float(losses.masked_mean(w**2, mask)) == pytest.approx(1.0, rel=1e-6)
     assert w[0, 2] == 0
     v, old, ret = torch.tensor([1.0, 1.0]), torch.tensor([0.0, 0.0]), torch.tensor([1.0, 3.0])
     # Clipped at old ± 0.2: the pessimistic (larger) of the two squared errors.
@@ -289,9 +289,9 @@ def test_adaptive_kl_controller_moves_towards_the_target() -> None:
 
 def test_metrics_and_configs_validate() -> None:
     with pytest.raises(ValueError, match="one reward per completion"):
-        common.check_rewards(torch.zeros(3), 4)
+        metrics.check_rewards(torch.zeros(3), 4)
     with pytest.raises(ValueError, match="NaN or inf"):
-        common.check_rewards(torch.tensor([0.0, math.inf]), 2)
+        metrics.check_rewards(torch.tensor([0.0, math.inf]), 2)
     with pytest.raises(ValueError, match="loss_aggregation"):
         grpo.GRPOConfig(loss_aggregation="mean")
     with pytest.raises(ValueError, match="group_size"):
@@ -305,4 +305,4 @@ def test_metrics_and_configs_validate() -> None:
         policy = TabularPolicy(lm)
         ppo.PPO(policy, policy.frozen_copy(), lambda ro: torch.zeros(len(ro)), ppo.PPOConfig())
     with pytest.raises(ValueError, match="equal minibatches"):
-        common.minibatches(10, 3, np.random.default_rng(0))
+        training.minibatches(10, 3, np.random.default_rng(0))

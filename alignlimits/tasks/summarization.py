@@ -21,8 +21,7 @@ best-of-N law.
 ``y`` and ``y*`` times the same kind of length penalty with a looser ``L_max = 3|y*| + 10``
 — meaning, not word overlap. The empty completion scores 0 under both.
 
-For Colab, :data:`HUB_CONFIG` names hub choices (``trl-lib/tldr`` and an OpenAssistant
-reward model); not used here.
+:data:`TASK` is this task behind the :class:`~alignlimits.tasks.base.Task` protocol.
 """
 
 from __future__ import annotations
@@ -34,27 +33,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from alignlimits.tasks import embeddings
+from alignlimits.tasks import data, embeddings
+from alignlimits.tasks.base import TaskInputs
 
-__all__ = ["HUB_CONFIG", "chat_prompts", "instruction", "judge", "length_penalty", "reward", "rouge_l"]
-
-#: Standard choices on the Hugging Face hub for Colab (configuration values only).
-HUB_CONFIG: dict[str, str] = {
-    "dataset": "trl-lib/tldr",
-    "reward_model": "OpenAssistant/reward-model-deberta-v3-large-v2",
-}
-
+__all__ = ["TASK", "SummarizationTask", "instruction", "judge", "length_penalty", "reward", "rouge_l"]
 
 def instruction(document: str) -> str:
     """The user turn asking for a one-sentence summary of ``document``."""
     return f"Summarize the following text in one short sentence.\n\n{document}"
-
-
-def chat_prompts(tokenizer: Any, documents: Sequence[str]) -> list[list[int]]:
-    """Token ids of :func:`instruction` for each document, in chat mode (see the safety task)."""
-    from alignlimits.tasks.safety import chat_prompts as _chat
-
-    return _chat(tokenizer, [instruction(d) for d in documents])
 
 
 def _pair(texts: Sequence[str], references: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -107,3 +93,37 @@ def judge(texts: Sequence[str], references: Sequence[str]) -> NDArray[np.float64
     sims = embeddings.embedder().similarity(texts, references)
     sims = np.where([t.strip() == "" for t in texts], 0.0, sims)
     return sims * length_penalty(texts, 3 * _ref_words(references) + 10)
+
+
+class SummarizationTask:
+    """The summarization task behind the :class:`~alignlimits.tasks.base.Task` protocol.
+
+    Prompts are :func:`instruction` applied to the documents of
+    :func:`alignlimits.tasks.data.docstring_pairs` (in its fixed order); the reference is
+    each document's own summary line.
+    """
+
+    name = "summarization"
+    scoring_version = 2  # the version both tasks moved to together (see alignlimits.tasks.safety)
+    max_new_tokens = 32  # a one-line summary with room to spare
+
+    def inputs(self, n_prompts: int, *, max_document_words: int | None = None) -> TaskInputs:
+        """The first ``n_prompts`` documents, each cut to ``max_document_words`` words when given."""
+        pairs = data.docstring_pairs()
+        if not 1 <= n_prompts <= len(pairs):
+            raise ValueError(f"n_prompts must lie in 1..{len(pairs)} (the docstring pairs available); got {n_prompts}.")
+        pairs = pairs[:n_prompts]
+        docs = [" ".join(p.document.split()[:max_document_words]) if max_document_words else p.document for p in pairs]
+        return TaskInputs([p.source for p in pairs], [instruction(d) for d in docs], [p.summary for p in pairs])
+
+    def reward(self, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> NDArray[np.float64]:
+        """:func:`reward` of ``texts`` against ``references`` (requests are not used)."""
+        return reward(texts, references)
+
+    def judge(self, requests: Sequence[str], references: Sequence[str], texts: Sequence[str]) -> NDArray[np.float64]:
+        """:func:`judge` of ``texts`` against ``references``."""
+        return judge(texts, references)
+
+
+#: The summarization task (registered as ``"summarization"`` in :func:`alignlimits.tasks.get_task`).
+TASK = SummarizationTask()

@@ -1,7 +1,7 @@
-r"""PPO and GRPO on the language-model tasks, evaluated on the KL–reward plane.
+r"""PPO and GRPO runs on the language-model tasks, evaluated on the KL–reward plane.
 
 A run fine-tunes the base policy of a task's frontier experiment — the same model,
-temperature, prompts and completion length (:func:`alignlimits.experiments.frontier_config`),
+temperature, prompts and completion length (:func:`alignlimits.experiments.frontier.frontier_config`),
 so its points and the estimated frontier describe the same ``π0`` — with one KL
 coefficient ``β``, then **evaluates** the final policy: ``eval_samples`` completions for
 *every* prompt, scored by the reward and by the held-out judge, with the sequence KL to
@@ -17,11 +17,13 @@ k1, k3 for comparison). Methods, as the literature runs them:
   token as a *loss* term (whose fixed point is not ``π_β``; see the RL chapter).
 
 Only the last ``trainable_blocks`` transformer blocks and the final norm train (the
-embeddings, tied to the output layer, stay frozen); the chapters say so.
+embeddings, tied to the output layer, stay frozen; :func:`alignlimits.lm.models.last_blocks`);
+the chapters say so. The learning rates are :data:`SWEEP_LRS`, chosen by the tuning runs
+of :mod:`alignlimits.experiments.tuning` (building a config reads no file).
 
 **Resuming.** Each run has a work folder ``<cache>/runs/rl-<task>-<tier>-<method>-<hash>/``
 with a checkpoint of the trained parameters and optimiser every ``checkpoint_every``
-steps (:func:`alignlimits.rl.common.train`); a finished run writes ``run.json`` and its
+steps (:func:`alignlimits.rl.training.train`); a finished run writes ``run.json`` and its
 trained parameters, ``final.pt``, there.
 Running the same command again resumes an unfinished run and skips finished ones. A
 sweep (:func:`sweep`) adds every finished run to the task's results file at once, so an
@@ -33,7 +35,9 @@ process never trains the same run: :func:`run` raises :class:`RunInProgressError
 under a lock, keeping runs other processes added meanwhile. Several sweeps over the same
 configs (say one per core) therefore share the work without colliding.
 
-**Results schema** (:func:`validate_results`, version :data:`SCHEMA_VERSION`)::
+**Results schema** (:func:`validate_runs`, version :data:`SCHEMA_VERSION`); the package
+keeps the sweep in ``rl-<task>-<tier>.json``, the controls and the tuning runs in the
+``-control`` and ``-tuning`` variants (:func:`runs_path`)::
 
     {"schema": "alignlimits.rl", "schema_version": 1, "task": str, "tier": str,
      "runs": [{"config": {... every LMRunConfig field (reward_signal only in controls) ...},
@@ -55,65 +59,59 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import filelock
 import numpy as np
 import torch
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from alignlimits import experiments
-from alignlimits.lm import kl as lmkl
-from alignlimits.rl import common, grpo, ppo
+from alignlimits.experiments import provenance, storage
+from alignlimits.experiments.frontier import frontier_config
+from alignlimits.lm import kl as sequence_kl
+from alignlimits.rl import grpo, ppo
 from alignlimits.rl.policies import CausalLMPolicy, Rollout, token_logprobs
-from alignlimits.tiers import TIERS, by_tier
+from alignlimits.rl.training import step_rng, train, trainable_state
+from alignlimits.tasks import TASKS, TaskInputs, get_task
+from alignlimits.tiers import TIERS, by_tier, current_tier
 
 __all__ = [
     "METHODS",
     "REWARD_SIGNALS",
+    "SCHEMA",
     "SCHEMA_VERSION",
     "SWEEP_KL_COEFS",
+    "SWEEP_LRS",
     "SWEEP_SEEDS",
-    "TUNING_LRS",
-    "TUNING_SEED",
+    "VARIANTS",
     "LMRunConfig",
-    "RunInProgressError",
     "TaskScorer",
     "build",
-    "check_same_base",
-    "choose_lr",
-    "clustered_mean_se",
     "committed_sweep",
     "control_configs",
-    "control_path",
     "evaluate",
-    "last_blocks",
-    "load_results",
-    "results_path",
+    "load_runs",
     "run",
     "run_config",
-    "save_results",
+    "run_folder",
+    "runs_path",
+    "save_runs",
     "shuffled_rewards",
     "step_prompts",
-    "summarize_run",
     "sweep",
     "sweep_configs",
-    "tuned_lr",
-    "tuning_configs",
-    "tuning_path",
-    "validate_results",
+    "validate_runs",
 ]
 
 METHODS = ("ppo", "grpo")
 REWARD_SIGNALS = ("task", "shuffled")
 SCHEMA = "alignlimits.rl"
 SCHEMA_VERSION = 1
+#: The results files of a task and tier: the sweep (None), its shuffled-reward controls, its tuning runs.
+VARIANTS = (None, "control", "tuning")
 _N_EXAMPLES = 4
 
 
@@ -124,7 +122,9 @@ class LMRunConfig:
     Attributes
     ----------
     task, tier, method : what runs (``method`` in :data:`METHODS`).
-    kl_coef : ``β`` (PPO: in the reward; GRPO: of the k3 loss term).
+    kl_coef : ``β`` — PPO: ``kl_reward_coef``, the penalty in the reward, on the reward's
+        scale; GRPO: ``kl_loss_coef``, the k3 loss term, on the scale of the normalised
+        advantages (the field keeps one name because it is hashed into every run's key).
     seed : the run's seed (prompts, samples and minibatches of step ``k`` derive from it).
     lr, steps : Adam learning rate (constant) and optimisation steps.
     model, n_prompts, temperature, max_new_tokens, max_document_words, model_seed,
@@ -175,8 +175,8 @@ class LMRunConfig:
     def __post_init__(self) -> None:
         if self.reward_signal not in REWARD_SIGNALS:
             raise ValueError(f"reward_signal must be one of {REWARD_SIGNALS}; got {self.reward_signal!r}.")
-        if self.task not in experiments.TASKS:
-            raise ValueError(f"task must be one of {experiments.TASKS}; got {self.task!r}.")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}; got {self.task!r}.")
         if self.tier not in TIERS:
             raise ValueError(f"tier must be one of {TIERS}; got {self.tier!r}.")
         if self.method not in METHODS:
@@ -223,27 +223,32 @@ class LMRunConfig:
 #: and seeds.
 SWEEP_KL_COEFS: dict[str, tuple[float, ...]] = {"ppo": (0.01, 0.03, 0.1), "grpo": (0.01, 0.04, 0.16)}
 SWEEP_SEEDS: tuple[int, ...] = (1, 2)
-#: Learning-rate tuning (:func:`tuning_configs`, :func:`tuned_lr`): this grid, at each method's middle KL
-#: coefficient, on a seed the sweep never uses, evaluated with one sample per prompt.
-TUNING_LRS: tuple[float, ...] = (1e-4, 3e-4)
-TUNING_SEED = 0
+#: The learning rate of each task and method (default and full tiers): what
+#: :func:`alignlimits.experiments.tuning.tuned_lr` picks from the committed tuning runs
+#: (a test checks that they agree). A constant, so that building a config reads no file.
+SWEEP_LRS: dict[str, dict[str, float]] = {
+    "safety": {"ppo": 1e-4, "grpo": 1e-4},
+    "summarization": {"ppo": 1e-4, "grpo": 3e-4},
+}
 
 
 def run_config(
     task: str, method: str, kl_coef: float, seed: int, tier: str | None = None, **overrides: Any
 ) -> LMRunConfig:
-    """The config of one run of ``method`` on ``task`` at ``tier`` (``ALIGNLIMITS_TIER`` when None)."""
-    from alignlimits.tiers import current_tier
+    """The config of one run of ``method`` on ``task`` at ``tier`` (``ALIGNLIMITS_TIER`` when None).
 
+    A value, built from the task's frontier config and the tier's sizes; no file is read.
+    """
     tier = current_tier() if tier is None else tier
-    fr = experiments.frontier_config(task, tier)
+    _check_methods([method])
+    fr = frontier_config(task, tier)
     base: dict[str, Any] = {
         "task": task,
         "tier": tier,
         "method": method,
         "kl_coef": float(kl_coef),
         "seed": int(seed),
-        "lr": 1e-3 if tier == "smoke" else None,
+        "lr": 1e-3 if tier == "smoke" else SWEEP_LRS[task][method],
         "steps": by_tier(smoke=2, default=4, full=12, tier=tier),
         "model": fr.model,
         "n_prompts": fr.n_prompts,
@@ -261,8 +266,6 @@ def run_config(
         "checkpoint_every": by_tier(smoke=1, default=2, full=2, tier=tier),
     }
     base.update(overrides)
-    if base["lr"] is None:
-        base["lr"] = tuned_lr(task, method)
     return LMRunConfig(**base)
 
 
@@ -294,17 +297,6 @@ def sweep_configs(
     ]
 
 
-def tuning_configs(task: str, method: str, tier: str | None = None, lrs: Sequence[float] = TUNING_LRS,
-                   **overrides: Any) -> list[LMRunConfig]:  # fmt: skip
-    """The tuning runs of ``method`` on ``task``: one per learning rate, middle β, seed :data:`TUNING_SEED`."""
-    _check_methods([method])
-    coefs = SWEEP_KL_COEFS[method]
-    return [
-        run_config(task, method, coefs[len(coefs) // 2], TUNING_SEED, tier, lr=float(lr), eval_samples=1, **overrides)
-        for lr in lrs
-    ]
-
-
 def control_configs(
     task: str, tier: str | None = None, *, methods: Sequence[str] = METHODS, **overrides: Any
 ) -> list[LMRunConfig]:
@@ -322,78 +314,7 @@ def control_configs(
     ]
 
 
-def control_path(task: str, tier: str = "full") -> Path:
-    """Where the package keeps the shuffled-reward control runs of ``task``."""
-    return results_path(task, tier).with_name(f"rl-{task}-{tier}-control.json")
-
-
-def tuning_path(task: str, tier: str = "full") -> Path:
-    """Where the package keeps the learning-rate tuning runs of ``task``."""
-    return results_path(task, tier).with_name(f"rl-{task}-{tier}-tuning.json")
-
-
-def choose_lr(runs: Sequence[dict[str, Any]], method: str, kl_limit: float) -> float:
-    """The tuning rule: the learning rate whose run reached the highest evaluated reward, among the runs
-    of ``method`` whose evaluated sequence KL stayed below ``kl_limit`` (where the frontier is estimable).
-    """
-    scored = [(summarize_run(r), r["config"]["lr"]) for r in runs if r["config"]["method"] == method]
-    eligible = [(s["reward"], lr) for s, lr in scored if s["kl_exact"] <= kl_limit]
-    if not eligible:
-        raise ValueError(
-            f"no {method} tuning run stayed below KL {kl_limit:.2f} nats; add smaller learning rates to the grid."
-        )
-    return max(eligible)[1]
-
-
-def tuned_lr(task: str, method: str, *, path: str | Path | None = None) -> float:
-    """The learning rate :func:`choose_lr` picks from the committed full-tier tuning runs of ``task``.
-
-    The KL limit is ``log n`` for the ``n`` base samples per prompt of the task's frontier
-    results: beyond it the frontier cannot be estimated from those samples.
-    """
-    target = Path(path) if path is not None else tuning_path(task)
-    if not target.is_file():
-        raise FileNotFoundError(
-            f"no learning-rate tuning runs at {target}. Run `python -m alignlimits.experiments rl --tune "
-            f"--task {task} --tier full` first, or pass lr= explicitly."
-        )
-    runs = load_results(task, "full", path=target)["runs"]
-    missing = set(TUNING_LRS) - {r["config"]["lr"] for r in runs if r["config"]["method"] == method}
-    if missing:  # e.g. read while the tuning is still running: a partial grid would pick a rate silently
-        raise ValueError(
-            f"the {method} tuning on {task} lacks the learning rates {sorted(missing)} of the grid; finish it with "
-            f"`python -m alignlimits.experiments rl --tune --task {task} --tier full --methods {method}`."
-        )
-    n_samples = experiments.load_results(task, "full")["config"]["n_samples"]
-    return choose_lr(runs, method, float(np.log(n_samples)))
-
-
 # ---------------------------------------------------------------------------- building a run
-
-
-def last_blocks(model: Any, k: int) -> Callable[[str], bool]:
-    """A parameter-name predicate selecting the last ``k`` transformer blocks and the final norm.
-
-    Works for Llama-style (``model.layers.i``, ``model.norm``) and GPT-2-style
-    (``transformer.h.i``, ``transformer.ln_f``) models; embeddings and a tied output layer
-    are never selected.
-    """
-    cfg = model.config
-    n_layers = getattr(cfg, "num_hidden_layers", None) or getattr(cfg, "n_layer", None)
-    if n_layers is None:
-        raise ValueError("cannot find the number of layers in the model config (num_hidden_layers or n_layer).")
-    if not 1 <= k <= n_layers:
-        raise ValueError(f"trainable_blocks must be in 1..{n_layers}; got {k}.")
-    block = re.compile(r"(?:^|\.)(?:layers|h)\.(\d+)\.")
-    final_norms = ("model.norm.", "transformer.ln_f.")
-
-    def trainable(name: str) -> bool:
-        match = block.search(name)
-        if match:
-            return int(match.group(1)) >= n_layers - k
-        return name.startswith(final_norms)
-
-    return trainable
 
 
 class TaskScorer:
@@ -401,15 +322,15 @@ class TaskScorer:
 
     Parameters
     ----------
-    task : ``"safety"`` or ``"summarization"``.
-    inputs : the task's :class:`~alignlimits.experiments.TaskInputs` (indexed by the rollout's prompt index).
+    task : the task's name (:func:`alignlimits.tasks.get_task`).
+    inputs : the task's :class:`~alignlimits.tasks.base.TaskInputs` (indexed by the rollout's prompt index).
     tokenizer : decodes the completions.
 
     Nothing is cached between calls: the reward and the judge are separate computations.
     """
 
-    def __init__(self, task: str, inputs: experiments.TaskInputs, tokenizer: Any) -> None:
-        self.task, self.inputs, self.tokenizer = task, inputs, tokenizer
+    def __init__(self, task: str, inputs: TaskInputs, tokenizer: Any) -> None:
+        self.task, self.inputs, self.tokenizer = get_task(task), inputs, tokenizer
 
     def texts(self, rollout: Rollout) -> list[str]:
         return rollout.context.texts(self.tokenizer)
@@ -424,11 +345,11 @@ class TaskScorer:
 
     def reward(self, rollout: Rollout) -> torch.Tensor:
         """The task's reward, float64 ``(B,)``."""
-        return torch.as_tensor(np.asarray(experiments.task_reward(self.task, *self._inputs(rollout)), np.float64))
+        return torch.as_tensor(np.asarray(self.task.reward(*self._inputs(rollout)), np.float64))
 
     def judge(self, rollout: Rollout) -> torch.Tensor:
         """The held-out judge, float64 ``(B,)``."""
-        return torch.as_tensor(np.asarray(experiments.task_judge(self.task, *self._inputs(rollout)), np.float64))
+        return torch.as_tensor(np.asarray(self.task.judge(*self._inputs(rollout)), np.float64))
 
 
 def shuffled_rewards(
@@ -462,11 +383,11 @@ def shuffled_rewards(
 
 def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO, TaskScorer]:
     """``(policy, reference, algorithm, scorer)`` of a run, the policy equal to the base model."""
-    from alignlimits.lm.models import load_model
-    from alignlimits.tasks.safety import chat_prompts
+    from alignlimits.lm.chat import chat_prompts
+    from alignlimits.lm.models import last_blocks, load_model
 
     model, tokenizer = load_model(config.model, seed=config.model_seed, progress=False)
-    inputs = experiments.load_task(config.task, config.n_prompts, config.max_document_words)
+    inputs = get_task(config.task).inputs(config.n_prompts, max_document_words=config.max_document_words)
     policy = CausalLMPolicy(
         model,
         chat_prompts(tokenizer, inputs.requests),
@@ -496,13 +417,13 @@ def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRP
         # GAE λ = 1: the advantage is the return minus V, unbiased whatever V is. With λ < 1 and a
         # value head that is still near zero after a few dozen Adam steps, the first token of a
         # 48-token answer would get only λ^47 of the score.
-        cfg = ppo.PPOConfig(batch_size=config.samples_per_step, kl_coef=config.kl_coef, lam=1.0, **shared)
+        cfg = ppo.PPOConfig(batch_size=config.samples_per_step, kl_reward_coef=config.kl_coef, lam=1.0, **shared)
         algorithm: grpo.GRPO | ppo.PPO = ppo.PPO(policy, reference, reward_fn, cfg, judge_fn=scorer.judge)
     else:
         cfg_g = grpo.GRPOConfig(
             groups=config.samples_per_step // config.group_size,
             group_size=config.group_size,
-            kl_coef=config.kl_coef,
+            kl_loss_coef=config.kl_coef,
             kl_estimator="k3",
             kl_level="token",
             scale_rewards=True,
@@ -548,10 +469,10 @@ def evaluate(
             sub = rollout.select(micro)
             p_out, q_out = policy(sub), reference(sub)
             lp, lq = token_logprobs(p_out.logprobs, sub).cpu(), token_logprobs(q_out.logprobs, sub).cpu()
-            exact = lmkl.per_token_kl(p_out.logprobs, q_out.logprobs).cpu()
-            out["kl_exact"] += lmkl.masked_sum(exact, sub.mask).tolist()
-            out["kl_k1"] += lmkl.k1_per_sequence(lp, lq, sub.mask).tolist()
-            out["kl_k3"] += lmkl.k3_per_sequence(lp, lq, sub.mask).tolist()
+            exact = sequence_kl.per_token_kl(p_out.logprobs, q_out.logprobs).cpu()
+            out["kl_exact"] += sequence_kl.masked_sum(exact, sub.mask).tolist()
+            out["kl_k1"] += sequence_kl.k1_per_sequence(lp, lq, sub.mask).tolist()
+            out["kl_k3"] += sequence_kl.k3_per_sequence(lp, lq, sub.mask).tolist()
         out["prompt_index"] += rows.tolist()
         out["reward"] += reward.tolist()
         out["judge"] += judge.tolist()
@@ -565,68 +486,12 @@ def evaluate(
     return out
 
 
-def summarize_run(run_result: dict[str, Any]) -> dict[str, float]:
-    r"""Means and standard errors of a finished run's evaluation.
-
-    The mean is over all evaluation samples (every prompt weighs the same: each has
-    ``eval_samples``). The standard error is clustered by prompt,
-    ``sd(per-prompt means)/sqrt(P)``: samples of one prompt are correlated, and the
-    frontier's band resamples prompts too.
-    """
-    ev = run_result["eval"]
-    summary: dict[str, float] = {}
-    for name in ("reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length"):
-        summary[name], summary[name + "_se"] = clustered_mean_se(ev[name], ev["prompt_index"])
-    return summary
-
-
-def clustered_mean_se(values: ArrayLike, prompt_index: ArrayLike) -> tuple[float, float]:
-    r"""Mean of ``values`` (shape ``(E,)``) and its standard error clustered by prompt.
-
-    ``se = sd(per-prompt means) / sqrt(P)`` over the ``P`` prompts in ``prompt_index``
-    (shape ``(E,)``); NaN with a single prompt. Samples of one prompt are correlated, so
-    treating them as independent would understate the error.
-    """
-    x = np.asarray(values, dtype=np.float64)
-    ids, inverse = np.unique(np.asarray(prompt_index), return_inverse=True)
-    if x.shape != inverse.shape:
-        raise ValueError(f"values and prompt_index must have the same shape; got {x.shape} and {inverse.shape}.")
-    per_prompt = np.bincount(inverse, weights=x) / np.bincount(inverse)
-    se = float(per_prompt.std(ddof=1) / np.sqrt(ids.size)) if ids.size > 1 else float("nan")
-    return float(x.mean()), se
-
-
-def check_same_base(run_config: dict[str, Any], frontier_results: dict[str, Any]) -> None:
-    """Raise ValueError unless an RL run and a frontier results file describe the same base policy.
-
-    Model, seed of its weights, prompts, temperature, completion length, document cut and
-    scoring version must agree, or the run's point and the frontier are not comparable.
-    """
-    fr = frontier_results["config"]
-    pairs = {
-        "task": (run_config["task"], frontier_results["task"]),
-        "model": (run_config["model"], fr["model"]),
-        "model_seed": (run_config["model_seed"], fr["seed"]),
-        "n_prompts": (run_config["n_prompts"], fr["n_prompts"]),
-        "temperature": (run_config["temperature"], fr["temperature"]),
-        "max_new_tokens": (run_config["max_new_tokens"], fr["max_new_tokens"]),
-        "max_document_words": (run_config["max_document_words"], fr["max_document_words"]),
-        "scoring_version": (run_config["scoring_version"], fr["scoring_version"]),
-    }
-    differ = {k: v for k, v in pairs.items() if v[0] != v[1]}
-    if differ:
-        raise ValueError(f"the RL run and the frontier have different base policies (run, frontier): {differ}.")
-
-
 # ---------------------------------------------------------------------------- runs
 
 
-class RunInProgressError(RuntimeError):
-    """Another process is training this run (it holds the run folder's lock)."""
-
-
-def _work_dir(config: LMRunConfig, work_dir: str | Path | None) -> Path:
-    return experiments.run_folder(f"rl-{config.task}-{config.tier}-{config.method}-{config.key()}", work_dir)
+def run_folder(config: LMRunConfig, work_dir: str | Path | None = None) -> Path:
+    """The work folder of a run: ``<work_dir>/rl-<task>-<tier>-<method>-<key>/`` (checkpoints, ``run.json``)."""
+    return storage.run_folder(f"rl-{config.task}-{config.tier}-{config.method}-{config.key()}", work_dir)
 
 
 def run(
@@ -641,24 +506,14 @@ def run(
     ``stop_after`` ends the call after that many *new* training steps and returns None
     (an interruption: the next call resumes from the checkpoint).
     """
-    folder = _work_dir(config, work_dir)
+    folder = run_folder(config, work_dir)
     finished = folder / "run.json"
     if finished.is_file():
         return json.loads(finished.read_text())
-    lock = filelock.FileLock(folder / "train.lock")
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        raise RunInProgressError(
-            f"run {folder.name} is training in another process (it holds {folder / 'train.lock'}); "
-            "wait for that process or stop it."
-        ) from None
-    try:
+    with storage.hold_run(folder):  # raises RunInProgressError if another process trains this run
         if finished.is_file():  # finished by another process between the first check and the lock
             return json.loads(finished.read_text())
         return _train_and_evaluate(config, folder, progress=progress, stop_after=stop_after)
-    finally:
-        lock.release()
 
 
 def _train_and_evaluate(
@@ -672,7 +527,7 @@ def _train_and_evaluate(
     sessions = json.loads(sessions_file.read_text()) if sessions_file.is_file() else []
     if os.getpid() not in sessions:
         sessions.append(os.getpid())
-        experiments.write_json_atomic(sessions_file, sessions)
+        storage.write_json_atomic(sessions_file, sessions)
     clock = [time.perf_counter()]
 
     def timed(_step: int, metrics: dict[str, float]) -> None:
@@ -680,7 +535,7 @@ def _train_and_evaluate(
         metrics["seconds"] = now - clock[0]  # saved with the step in the checkpoint's history
         clock[0] = now
 
-    history = common.train(
+    history = train(
         algorithm,
         checkpoint=folder / "checkpoint.pt",
         checkpoint_every=config.checkpoint_every,
@@ -708,7 +563,7 @@ def _train_and_evaluate(
         "history": history,
         "eval": evaluation,
         "provenance": {
-            **experiments.environment(),
+            **provenance.environment(),
             "wall_time_s": train_time + eval_time,
             "train_time_s": train_time,
             "eval_time_s": eval_time,
@@ -717,9 +572,9 @@ def _train_and_evaluate(
         },
     }
     _validate_run(result, "run")
-    experiments.write_json_atomic(finished, result)
+    storage.write_json_atomic(finished, result)
     # Keep the trained parameters (megabytes) to re-evaluate or inspect the policy without retraining.
-    torch.save(common.trainable_state(policy), folder / "final.pt")
+    torch.save(trainable_state(policy), folder / "final.pt")
     (folder / "checkpoint.pt").unlink(missing_ok=True)
     return result
 
@@ -761,11 +616,10 @@ def _validate_run(entry: dict[str, Any], where: str) -> None:
             _fail(where, f"provenance lacks {key!r}")
 
 
-def validate_results(results: dict[str, Any]) -> dict[str, Any]:
+def validate_runs(results: dict[str, Any]) -> dict[str, Any]:
     """Check an RL results dict against the schema (module docstring); returns it, or raises ValueError."""
-    if results.get("schema") != SCHEMA or results.get("schema_version") != SCHEMA_VERSION:
-        _fail("header", f"expected schema {SCHEMA!r} version {SCHEMA_VERSION}")
-    if results.get("task") not in experiments.TASKS or results.get("tier") not in TIERS:
+    storage.check_header(results, SCHEMA, SCHEMA_VERSION)
+    if results.get("task") not in TASKS or results.get("tier") not in TIERS:
         _fail("header", "unknown task or tier")
     runs = results.get("runs")
     if not isinstance(runs, list) or not runs:
@@ -782,12 +636,20 @@ def validate_results(results: dict[str, Any]) -> dict[str, Any]:
     return results
 
 
-def results_path(task: str, tier: str = "full") -> Path:
-    """Where the package keeps the RL results of ``task`` at ``tier``."""
-    return Path(str(resources.files("alignlimits") / "results" / f"rl-{task}-{tier}.json"))
+def runs_path(task: str, tier: str = "full", variant: str | None = None) -> Path:
+    """The package's RL results file of ``task`` at ``tier``: the sweep, or a ``variant`` of :data:`VARIANTS`.
+
+    Examples
+    --------
+    >>> runs_path("safety").name, runs_path("safety", variant="control").name
+    ('rl-safety-full.json', 'rl-safety-full-control.json')
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}.")
+    return storage.results_path("rl", task, tier, variant)
 
 
-def save_results(task: str, tier: str, runs: Sequence[dict[str, Any]], path: str | Path | None = None) -> Path:
+def save_runs(task: str, tier: str, runs: Sequence[dict[str, Any]], path: str | Path | None = None) -> Path:
     """Validate and write the results file of ``runs`` (sorted by method, β, seed) atomically.
 
     It replaces the file; :func:`sweep` adds runs under a lock instead, keeping what other
@@ -795,23 +657,20 @@ def save_results(task: str, tier: str, runs: Sequence[dict[str, Any]], path: str
     """
     ordered = sorted(runs, key=lambda e: (e["config"]["method"], e["config"]["kl_coef"], e["config"]["seed"],
                                           e["config"]["lr"]))  # fmt: skip
-    results = validate_results(
+    results = validate_runs(
         {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "task": task, "tier": tier, "runs": ordered}
     )
-    target = Path(path) if path is not None else results_path(task, tier)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    experiments.write_json_atomic(target, results)
-    return target
+    return storage.write_json_atomic(Path(path) if path is not None else runs_path(task, tier), results)
 
 
-def load_results(task: str, tier: str = "full", *, path: str | Path | None = None) -> dict[str, Any]:
-    """Read and validate an RL results file (the package's, unless ``path`` is given)."""
-    target = Path(path) if path is not None else results_path(task, tier)
-    if not target.is_file():
-        raise FileNotFoundError(
-            f"no RL results at {target}. Run `python -m alignlimits.experiments rl --task {task} --tier {tier}`."
-        )
-    return validate_results(json.loads(target.read_text()))
+def load_runs(
+    task: str, tier: str = "full", variant: str | None = None, *, path: str | Path | None = None
+) -> dict[str, Any]:
+    """Read and validate an RL results file (the package's ``variant`` of ``task`` at ``tier``, or ``path``)."""
+    target = Path(path) if path is not None else runs_path(task, tier, variant)
+    flag = {None: "", "control": " --control", "tuning": " --tune"}[variant]
+    command = f"python -m alignlimits.experiments rl{flag} --task {task} --tier {tier}"
+    return validate_runs(storage.read_results(target, SCHEMA, SCHEMA_VERSION, produce_with=command))
 
 
 def sweep(
@@ -834,7 +693,7 @@ def sweep(
     task, tier = configs[0].task, configs[0].tier
     if any((c.task, c.tier) != (task, tier) for c in configs):
         raise ValueError("every config of a sweep must have the same task and tier.")
-    target = Path(output) if output is not None else results_path(task, tier)
+    target = Path(output) if output is not None else runs_path(task, tier)
     done = _saved_runs(task, tier, target)
     busy: list[LMRunConfig] = []
     budget = stop_after
@@ -846,7 +705,7 @@ def sweep(
         before = _steps_done(config, work_dir) if budget is not None else 0
         try:
             entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget)
-        except RunInProgressError:  # another worker has it (checked again at the end)
+        except storage.RunInProgressError:  # another worker has it (checked again at the end)
             busy.append(config)
             continue
         if entry is None:  # the budget ran out inside this run
@@ -857,7 +716,7 @@ def sweep(
             if budget <= 0:
                 break
     for config in busy:  # finished meanwhile by another process, which may have saved it elsewhere
-        finished = _work_dir(config, work_dir) / "run.json"
+        finished = run_folder(config, work_dir) / "run.json"
         if config.key() not in done and finished.is_file():
             done.update(_merge_into_results(task, tier, json.loads(finished.read_text()), target))
     return list(done.values())
@@ -870,11 +729,11 @@ def step_prompts(entry: dict[str, Any], step: int) -> NDArray[np.int64]:
     reward can be compared with the base policy's on the *same* prompts.
     """
     algorithm = entry["algorithm"]
-    rng = common.step_rng(algorithm["seed"], step)
+    rng = step_rng(algorithm["seed"], step)
     n_prompts = entry["config"]["n_prompts"]
     if entry["config"]["method"] == "ppo":
-        return ppo.draw_prompts(rng, ppo.PPOConfig(**algorithm), n_prompts).numpy()
-    return grpo.draw_prompts(rng, grpo.GRPOConfig(**algorithm), n_prompts).numpy()
+        return ppo.draw_prompts(rng, ppo.PPOConfig.from_dict(algorithm), n_prompts).numpy()
+    return grpo.draw_prompts(rng, grpo.GRPOConfig.from_dict(algorithm), n_prompts).numpy()
 
 
 def committed_sweep(task: str, tier: str = "full", *, path: str | Path | None = None) -> list[dict[str, Any]]:
@@ -883,7 +742,7 @@ def committed_sweep(task: str, tier: str = "full", *, path: str | Path | None = 
     Runs of another configuration — say, from before the learning rate was re-tuned — are
     left out, so a chapter never mixes them in. Empty if no results file exists yet.
     """
-    target = Path(path) if path is not None else results_path(task, tier)
+    target = Path(path) if path is not None else runs_path(task, tier)
     planned = {c.key() for c in sweep_configs(task, tier)}
     return [r for r in _saved_runs(task, tier, target).values() if LMRunConfig(**r["config"]).key() in planned]
 
@@ -891,22 +750,21 @@ def committed_sweep(task: str, tier: str = "full", *, path: str | Path | None = 
 def _saved_runs(task: str, tier: str, target: Path) -> dict[str, dict[str, Any]]:
     if not target.is_file():
         return {}
-    return {LMRunConfig(**e["config"]).key(): e for e in load_results(task, tier, path=target)["runs"]}
+    return {LMRunConfig(**e["config"]).key(): e for e in load_runs(task, tier, path=target)["runs"]}
 
 
 def _merge_into_results(task: str, tier: str, entry: dict[str, Any], target: Path) -> dict[str, dict[str, Any]]:
     """Add ``entry`` to the results file, keeping every run already there; returns the file's runs."""
     # Read-merge-write under a lock: another sweep may have added runs since this one started.
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with filelock.FileLock(target.with_name(f".{target.name}.lock"), timeout=600):
+    with storage.locked(target):
         runs = _saved_runs(task, tier, target)
         runs[LMRunConfig(**entry["config"]).key()] = entry
-        save_results(task, tier, list(runs.values()), target)
+        save_runs(task, tier, list(runs.values()), target)
     return runs
 
 
 def _steps_done(config: LMRunConfig, work_dir: str | Path | None) -> int:
-    folder = _work_dir(config, work_dir)
+    folder = run_folder(config, work_dir)
     if (folder / "run.json").is_file():
         return config.steps
     try:

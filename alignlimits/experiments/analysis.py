@@ -1,0 +1,369 @@
+r"""Statistics over finished runs: what the language-model chapters print, as tested functions.
+
+Everything takes the plain dicts of the results files (:mod:`~alignlimits.experiments.frontier`,
+:mod:`~alignlimits.experiments.rl_runs`) and returns small frozen dataclasses:
+
+* :func:`summarize_run` → :class:`RunSummary` — a run's evaluation: means and standard
+  errors clustered by prompt (:func:`clustered_mean_se`);
+* :func:`run_points` → :class:`RunPoint` — each run on the KL–reward plane against the
+  estimated frontier (:func:`alignlimits.lab.lab_curves`): its gain, the limit at its KL,
+  its share of it, and whether the frontier is reliable there;
+* :func:`training_path` → :class:`TrainingPath` — a run's logged path, measured against
+  the base policy *on each step's own prompts*, and the slopes of its last half;
+* :func:`pair_controls` → :class:`ControlPair` — a shuffled-reward control beside the
+  sweep run it shadows;
+* :func:`k1_bias` → :class:`K1Bias` — is the k1 estimate of the sequence KL biased
+  against the exact per-position KL, pooled over runs?
+* :func:`ppo_fixed_points` → :class:`FixedPointComparison` — each PPO run beside its own
+  fixed point ``π_β``, estimated from the base samples;
+* :func:`check_same_base` — refuses to compare a run with a frontier of another ``π0``.
+
+numpy only (no torch): it reads results, it does not run models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from alignlimits import lab
+
+__all__ = [
+    "ControlPair",
+    "FixedPointComparison",
+    "K1Bias",
+    "RunPoint",
+    "RunSummary",
+    "TrainingPath",
+    "check_same_base",
+    "clustered_mean_se",
+    "k1_bias",
+    "pair_controls",
+    "ppo_fixed_points",
+    "reliable_kl",
+    "run_points",
+    "summarize_run",
+    "training_path",
+]
+
+_EVAL_FIELDS = ("reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length")
+
+
+def clustered_mean_se(values: ArrayLike, prompt_index: ArrayLike) -> tuple[float, float]:
+    r"""Mean of ``values`` (shape ``(E,)``) and its standard error clustered by prompt.
+
+    ``se = sd(per-prompt means) / sqrt(P)`` over the ``P`` prompts in ``prompt_index``
+    (shape ``(E,)``); NaN with a single prompt. Samples of one prompt are correlated, so
+    treating them as independent would understate the error. The mean is over all
+    values (every prompt weighs the same when each has the same number of samples).
+
+    Examples
+    --------
+    >>> clustered_mean_se([1.0, 3.0, 2.0, 6.0], [0, 0, 1, 1])
+    (3.0, 1.0)
+    """
+    x = np.asarray(values, dtype=np.float64)
+    ids, inverse = np.unique(np.asarray(prompt_index), return_inverse=True)
+    if x.shape != inverse.shape:
+        raise ValueError(f"values and prompt_index must have the same shape; got {x.shape} and {inverse.shape}.")
+    if x.size == 0:
+        raise ValueError("no values: a mean needs at least one.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("values must be finite.")
+    per_prompt = np.bincount(inverse, weights=x) / np.bincount(inverse)
+    se = float(per_prompt.std(ddof=1) / np.sqrt(ids.size)) if ids.size > 1 else float("nan")
+    return float(x.mean()), se
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A finished run's evaluation: each quantity's mean and its standard error clustered by prompt."""
+
+    reward: float
+    reward_se: float
+    judge: float
+    judge_se: float
+    kl_exact: float
+    kl_exact_se: float
+    kl_k1: float
+    kl_k1_se: float
+    kl_k3: float
+    kl_k3_se: float
+    length: float
+    length_se: float
+
+
+def summarize_run(run_result: dict[str, Any]) -> RunSummary:
+    r"""Means and clustered standard errors (:func:`clustered_mean_se`) of a finished run's evaluation.
+
+    ``kl_exact`` is the sequence KL to ``π0`` computed exactly per position along each
+    evaluation sample; ``kl_k1``/``kl_k3`` the sampled-token estimators on the same samples.
+    """
+    ev = run_result["eval"]
+    out: dict[str, float] = {}
+    for name in _EVAL_FIELDS:
+        out[name], out[name + "_se"] = clustered_mean_se(ev[name], ev["prompt_index"])
+    return RunSummary(**out)
+
+
+def check_same_base(run_config: dict[str, Any], frontier_results: dict[str, Any]) -> None:
+    """Raise ValueError unless an RL run and a frontier results file describe the same base policy.
+
+    Model, seed of its weights, prompts, temperature, completion length, document cut and
+    scoring version must agree, or the run's point and the frontier are not comparable.
+    """
+    fr = frontier_results["config"]
+    pairs = {
+        "task": (run_config["task"], frontier_results["task"]),
+        "model": (run_config["model"], fr["model"]),
+        "model_seed": (run_config["model_seed"], fr["seed"]),
+        "n_prompts": (run_config["n_prompts"], fr["n_prompts"]),
+        "temperature": (run_config["temperature"], fr["temperature"]),
+        "max_new_tokens": (run_config["max_new_tokens"], fr["max_new_tokens"]),
+        "max_document_words": (run_config["max_document_words"], fr["max_document_words"]),
+        "scoring_version": (run_config["scoring_version"], fr["scoring_version"]),
+    }
+    differ = {k: v for k, v in pairs.items() if v[0] != v[1]}
+    if differ:
+        raise ValueError(f"the RL run and the frontier have different base policies (run, frontier): {differ}.")
+
+
+# ---------------------------------------------------------------------------- runs against the frontier
+
+
+@dataclass(frozen=True)
+class RunPoint:
+    """One run's final policy on the KL–reward plane, against the estimated frontier.
+
+    Attributes
+    ----------
+    method, beta, seed : the run (``beta`` is its ``kl_coef``).
+    kl, kl_se : exact sequence KL to ``π0`` on the evaluation samples, and its clustered se.
+    k1, k1_se : the k1 estimate on the same samples.
+    gain, gain_se : reward gain over the base policy's mean reward (the frontier's samples).
+    judge_gain, judge_se : the held-out judge's gain, likewise.
+    limit : the estimated frontier's gain at ``kl`` (NaN beyond the estimable ceiling).
+    share : ``gain / limit`` (NaN where the limit is not positive or not estimable).
+    reliable : ``kl`` lies where the frontier's diagnostics pass; beyond, the plug-in frontier
+        is biased low, so ``share`` is an upper bound on the share of the true limit.
+    seconds, samples : the run's wall time (training and evaluation) and training samples.
+    """
+
+    method: str
+    beta: float
+    seed: int
+    kl: float
+    kl_se: float
+    k1: float
+    k1_se: float
+    gain: float
+    gain_se: float
+    judge_gain: float
+    judge_se: float
+    limit: float
+    share: float
+    reliable: bool
+    seconds: float
+    samples: int
+
+
+def reliable_kl(curves: lab.LabCurves) -> float:
+    """The largest KL of the frontier where the estimator's diagnostics pass (0 when none)."""
+    reliable = np.atleast_1d(curves.reliable)
+    return float(np.atleast_1d(curves.kl)[reliable].max()) if reliable.any() else 0.0
+
+
+def run_points(curves: lab.LabCurves, runs: Sequence[dict[str, Any]]) -> list[RunPoint]:
+    """Each run's :class:`RunPoint` against ``curves`` (the frontier of the same base samples)."""
+    edge = reliable_kl(curves)
+    points = []
+    for run in runs:
+        s, cfg = summarize_run(run), run["config"]
+        limit = float(lab.limit_at(curves, s.kl_exact))  # NaN beyond the ceiling
+        gain = s.reward - curves.base_reward
+        points.append(RunPoint(
+            method=cfg["method"], beta=float(cfg["kl_coef"]), seed=int(cfg["seed"]), kl=s.kl_exact,
+            kl_se=s.kl_exact_se, k1=s.kl_k1, k1_se=s.kl_k1_se, gain=gain, gain_se=s.reward_se,
+            judge_gain=s.judge - curves.base_judge, judge_se=s.judge_se, limit=limit,
+            share=gain / limit if limit > 0 else float("nan"), reliable=bool(s.kl_exact <= edge),
+            seconds=float(run["provenance"]["wall_time_s"]), samples=int(run["provenance"]["samples_trained"]),
+        ))  # fmt: skip
+    return points
+
+
+# ---------------------------------------------------------------------------- training paths
+
+
+@dataclass(frozen=True)
+class TrainingPath:
+    """A run's logged path and what its last half says.
+
+    Attributes
+    ----------
+    steps : 1-based step numbers.
+    reward_gain : each step's on-policy reward minus the base policy's mean reward on the
+        *same* prompts (each step samples a few prompts, some easier than others: without
+        this, prompt difficulty would masquerade as progress).
+    kl_exact, kl_k1 : each step's sequence KL of its samples, exact per position and k1.
+    slope, kl_growth : least-squares slopes of ``reward_gain`` and ``kl_exact`` per step
+        over the last half of the steps.
+    k1_rms_error : root-mean-square gap between k1 and the exact KL over the steps.
+    k1_negative : the fraction of steps whose k1 estimate is negative (a KL never is).
+    reward_se : the mean of the steps' own reward standard errors.
+    zero_groups : GRPO only: the mean fraction of groups whose rewards were all equal (NaN for PPO).
+    """
+
+    method: str
+    steps: NDArray[np.float64]
+    reward_gain: NDArray[np.float64]
+    kl_exact: NDArray[np.float64]
+    kl_k1: NDArray[np.float64]
+    slope: float
+    kl_growth: float
+    k1_rms_error: float
+    k1_negative: float
+    reward_se: float
+    zero_groups: float
+
+
+def _slope(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
+    return float(np.polyfit(x, y, 1)[0]) if x.size >= 2 else float("nan")
+
+
+def training_path(run: dict[str, Any], base_reward_by_prompt: ArrayLike) -> TrainingPath:
+    """The :class:`TrainingPath` of a saved run; ``base_reward_by_prompt`` is ``π0``'s mean reward per prompt.
+
+    Each step's prompts are recomputed from the run's seed
+    (:func:`alignlimits.experiments.rl_runs.step_prompts`).
+    """
+    from alignlimits.experiments.rl_runs import step_prompts  # torch: only when a path is asked for
+
+    base = np.asarray(base_reward_by_prompt, dtype=np.float64)
+    hist = run["history"]
+    steps = np.array([h["step"] for h in hist], dtype=np.float64) + 1
+    base_path = np.array([base[step_prompts(run, int(h["step"]))].mean() for h in hist])
+    reward_gain = np.array([h["reward"] for h in hist]) - base_path
+    exact = np.array([h["kl_exact"] for h in hist], dtype=np.float64)
+    k1 = np.array([h["kl_k1"] for h in hist], dtype=np.float64)
+    half = len(steps) // 2
+    return TrainingPath(
+        method=run["config"]["method"], steps=steps, reward_gain=reward_gain, kl_exact=exact, kl_k1=k1,
+        slope=_slope(steps[half:], reward_gain[half:]), kl_growth=_slope(steps[half:], exact[half:]),
+        k1_rms_error=float(np.sqrt(np.mean((k1 - exact) ** 2))), k1_negative=float(np.mean(k1 < 0)),
+        reward_se=float(np.mean([h["reward_se"] for h in hist])),
+        zero_groups=float(np.mean([h.get("advantage_zero_groups", np.nan) for h in hist])),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- controls and estimators
+
+
+@dataclass(frozen=True)
+class ControlPair:
+    """A shuffled-reward control and the sweep run with the same method, β and seed."""
+
+    task: str
+    method: str
+    beta: float
+    real: RunSummary
+    control: RunSummary
+
+    @property
+    def kl_ratio(self) -> float:
+        """The control's KL over the real run's (NaN when the real run did not move)."""
+        return self.control.kl_exact / self.real.kl_exact if self.real.kl_exact > 0 else float("nan")
+
+    @property
+    def reward_difference(self) -> tuple[float, float]:
+        """Real minus control reward, and the standard error of the difference (independent errors).
+
+        The two evaluations share their random numbers, which makes this se conservative.
+        """
+        se = float(np.hypot(self.real.reward_se, self.control.reward_se))
+        return self.real.reward - self.control.reward, se
+
+
+def pair_controls(
+    runs: Sequence[dict[str, Any]], controls: Sequence[dict[str, Any]], frontier_results: dict[str, Any]
+) -> list[ControlPair]:
+    """Each control beside its sweep run (same config but the reward signal); both must share ``π0``."""
+    from alignlimits.experiments.rl_runs import LMRunConfig  # the key hashing lives with the config
+
+    by_key = {LMRunConfig(**r["config"]).key(): r for r in runs}
+    pairs = []
+    for control in controls:
+        cfg = LMRunConfig(**control["config"])
+        check_same_base(control["config"], frontier_results)
+        key = dataclasses.replace(cfg, reward_signal="task").key()
+        if key not in by_key:
+            raise ValueError(f"the control {cfg.method} β={cfg.kl_coef} seed {cfg.seed} has no sweep run beside it.")
+        pairs.append(ControlPair(cfg.task, cfg.method, cfg.kl_coef, summarize_run(by_key[key]),
+                                 summarize_run(control)))  # fmt: skip
+    return pairs
+
+
+@dataclass(frozen=True)
+class K1Bias:
+    """k1 minus the exact sequence KL on the runs' evaluation samples: per-run z-scores, pooled (Stouffer)."""
+
+    z_scores: NDArray[np.float64]
+    pooled_z: float
+
+
+def k1_bias(runs: Sequence[dict[str, Any]]) -> K1Bias:
+    """Is k1 biased against the exact KL? One clustered z per run (runs that did not move are skipped)."""
+    z = []
+    for run in runs:
+        ev = run["eval"]
+        mean, se = clustered_mean_se(np.subtract(ev["kl_k1"], ev["kl_exact"]), ev["prompt_index"])
+        if se > 0:  # a run that did not move (possible at the smoke tier) has no spread and no z
+            z.append(mean / se)
+    z_arr = np.asarray(z, dtype=np.float64)
+    return K1Bias(z_arr, float(z_arr.sum() / np.sqrt(z_arr.size)) if z_arr.size else float("nan"))
+
+
+@dataclass(frozen=True)
+class FixedPointComparison:
+    """A PPO run against its own fixed point ``π_β`` (KL in the reward), estimated from the base samples.
+
+    ``kl_beta``, ``gain_beta`` are the plug-in estimates of ``π_β``'s KL and gain at the run's β
+    (:func:`alignlimits.estimator.estimate_frontier`, per prompt, averaged); ``reliable`` is
+    the estimator's diagnostic there (where it fails, both are biased low). ``point`` is the run.
+    """
+
+    beta: float
+    kl_beta: float
+    gain_beta: float
+    reliable: bool
+    point: RunPoint
+
+    @property
+    def objective_gap(self) -> float:
+        """``J(π_β) − J(run)`` with ``J = gain − β·KL``, the objective PPO climbs (``π_β`` maximises it)."""
+        run = self.point.gain - self.beta * self.point.kl
+        return (self.gain_beta - self.beta * self.kl_beta) - run
+
+
+def ppo_fixed_points(base_rewards: ArrayLike, points: Sequence[RunPoint]) -> list[FixedPointComparison]:
+    """Each PPO run of ``points`` beside ``π_β`` at its β, estimated from ``base_rewards`` (shape ``(P, n)``)."""
+    from alignlimits import estimator
+
+    r = np.asarray(base_rewards, dtype=np.float64)
+    if r.ndim != 2:
+        raise ValueError(f"base_rewards must have shape (prompts, samples); got {r.shape}.")
+    ppo = [p for p in points if p.method == "ppo"]
+    if not ppo:
+        return []
+    betas = np.array(sorted({p.beta for p in ppo}))
+    target = estimator.estimate_frontier(r.ravel(), betas, np.repeat(np.arange(r.shape[0]), r.shape[1]))
+    kl, gain, ok = (np.atleast_1d(x) for x in (target.kl, target.gain, target.reliable))
+    out = []
+    for i, beta in enumerate(betas):
+        for p in (p for p in ppo if p.beta == beta):
+            out.append(FixedPointComparison(float(beta), float(kl[i]), float(gain[i]), bool(ok[i]), p))
+    return out

