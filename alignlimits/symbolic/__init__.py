@@ -9,6 +9,7 @@ derives and parts can grow independently:
 * :mod:`alignlimits.symbolic.estimator` — the covariance form and the plug-in estimator's bias;
 * :mod:`alignlimits.symbolic.bon` — the best-of-N law, its KL and win rate;
 * :mod:`alignlimits.symbolic.proxy` — proxy rewards, the hacking loss and ensembles;
+* :mod:`alignlimits.symbolic.dpo` — the DPO loss from the Gibbs tilt and its population optimum;
 * :mod:`alignlimits.symbolic.rl` — the shaped reward at the optimum, KL estimators' gradients as losses.
 
 Tests check identities with ``sympy.simplify(lhs - rhs) == 0``, never by string.
