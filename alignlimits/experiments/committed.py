@@ -19,20 +19,23 @@ from alignlimits.tiers import current_tier
 
 __all__ = ["RLResults", "frontier_results", "rl_results"]
 
-#: The smoke tier's live frontier: enough samples per prompt for best-of-N up to 8.
-SMOKE_FRONTIER = {"n_prompts": 4, "n_samples": 16}
+#: The smoke tier's live frontier: the smoke config's prompts (those the smoke RL runs train on), with
+#: enough samples per prompt for best-of-N up to 8.
+SMOKE_FRONTIER = {"n_samples": 16}
 
 
-def frontier_results(task: str, tier: str | None = None, *, work_dir: str | Path | None = None) -> dict[str, Any]:
+def frontier_results(
+    task: str, tier: str | None = None, *, work_dir: str | Path | None = None, **smoke_overrides: Any
+) -> dict[str, Any]:
     """The frontier results a chapter shows for ``task`` at ``tier`` (``ALIGNLIMITS_TIER`` when None).
 
     ``default``/``full``: the committed full-tier file (else the committed default-tier
-    one); ``smoke``: a live run of :data:`SMOKE_FRONTIER` in ``work_dir`` (a temporary
-    folder when None).
+    one); ``smoke``: a live run of :data:`SMOKE_FRONTIER` (with ``smoke_overrides`` of its
+    config, e.g. ``n_prompts=4``) in ``work_dir`` (a temporary folder when None).
     """
     tier = current_tier() if tier is None else tier
     if tier == "smoke":
-        config = frontier.frontier_config(task, "smoke", **SMOKE_FRONTIER)
+        config = frontier.frontier_config(task, "smoke", **{**SMOKE_FRONTIER, **smoke_overrides})
         if work_dir is not None:
             return frontier.run_frontier(config, work_dir=work_dir, progress=False)
         with tempfile.TemporaryDirectory() as work:

@@ -73,6 +73,7 @@ from alignlimits.experiments import provenance, storage
 from alignlimits.experiments.frontier import frontier_config
 from alignlimits.lm import kl as sequence_kl
 from alignlimits.rl import grpo, ppo
+from alignlimits.rl.metrics import exact_kl_and_entropy
 from alignlimits.rl.policies import CausalLMPolicy, Rollout, token_logprobs
 from alignlimits.rl.training import step_rng, train, trainable_state
 from alignlimits.tasks import TASKS, TaskInputs, get_task
@@ -469,7 +470,7 @@ def evaluate(
             sub = rollout.select(micro)
             p_out, q_out = policy(sub), reference(sub)
             lp, lq = token_logprobs(p_out.logprobs, sub).cpu(), token_logprobs(q_out.logprobs, sub).cpu()
-            exact = sequence_kl.per_token_kl(p_out.logprobs, q_out.logprobs).cpu()
+            exact, _ = exact_kl_and_entropy(p_out.logprobs, q_out.logprobs)  # float64 sums, chunked
             out["kl_exact"] += sequence_kl.masked_sum(exact, sub.mask).tolist()
             out["kl_k1"] += sequence_kl.k1_per_sequence(lp, lq, sub.mask).tolist()
             out["kl_k3"] += sequence_kl.k3_per_sequence(lp, lq, sub.mask).tolist()

@@ -43,6 +43,7 @@ from alignlimits.rl.metrics import check_rewards, rollout_metrics
 from alignlimits.rl.policies import Rollout, token_logprobs
 from alignlimits.rl.training import (
     OptimisationConfig,
+    exact_metrics_at,
     learning_rate,
     load_trainable_state,
     micro_batches,
@@ -162,19 +163,27 @@ class GRPO:
         Everything random in the step (its prompts, samples and minibatch order) comes
         from :func:`~alignlimits.rl.training.step_rng` of ``(seed, step)``, so a resumed
         run repeats an uninterrupted one exactly. Returns the step's metrics: those of
-        :func:`~alignlimits.rl.metrics.rollout_metrics` on the rollout *before* the
-        update, the clipped fraction of tokens, the mean loss, and the fraction of groups
-        whose advantages are all zero (no signal).
+        :func:`~alignlimits.rl.metrics.rollout_metrics` on the rollout *before* the update
+        (the exact KL and entropy every ``metrics_every`` steps), the clipped fraction of
+        tokens, the mean loss, and the fraction of groups whose advantages are all zero.
         """
         cfg = self.config
         rng = step_rng(cfg.seed, step)
         prompt_index = draw_prompts(rng, cfg, self.policy.num_prompts)
+        exact = exact_metrics_at(step, cfg)
+        # With one pass over one minibatch, π_old *is* the policy being differentiated: its log-probs are the
+        # detached ones of the loss's own forward (as TRL does), and a no-grad forward would only repeat them.
+        # A KL penalty in the reward needs them before the advantages, and exact metrics need the whole
+        # vocabulary: then the no-grad forward runs.
+        reuse_current = cfg.epochs * cfg.minibatches == 1 and cfg.kl_reward_coef == 0 and not exact
 
         # 1-3. Rollout, rewards, advantages: all with the sampling policy, no gradient.
         with torch.no_grad():
             rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)))
-            old_out, ref_out = self.policy(rollout), self.reference(rollout)
-            old_lp, ref_lp = token_logprobs(old_out.logprobs, rollout), token_logprobs(ref_out.logprobs, rollout)
+            ref_out = self.reference(rollout)
+            ref_lp = token_logprobs(ref_out.logprobs, rollout)
+            old_out = None if reuse_current else self.policy(rollout)
+            old_lp = None if old_out is None else token_logprobs(old_out.logprobs, rollout)
             scores = check_rewards(self.reward_fn(rollout), len(rollout))
             rewards = scores
             if cfg.kl_reward_coef > 0:  # the sequence's k1, log π_old(y)/π_ref(y): PPO's penalty, one per sequence
@@ -182,12 +191,12 @@ class GRPO:
             # One advantage per sequence, shared by all its tokens: GRPO has no value head to say which token helped.
             advantages = group_advantages(rewards, cfg.group_size, scale=cfg.scale_rewards)
             judge = self.judge_fn(rollout) if self.judge_fn is not None else None
-            metrics = rollout_metrics(rollout, old_out, ref_out, scores, judge)
 
         # 4. Policy updates.
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(cfg.lr, step, cfg.steps, cfg.lr_final_fraction)
         clipped_tokens, losses = 0.0, 0.0
+        current_lp = torch.zeros_like(ref_lp)  # the pre-update log-probs, when the loss pass provides them
         for _ in range(cfg.epochs):
             for rows in minibatches(len(rollout), cfg.minibatches, rng):
                 # Normalisers of the whole minibatch: each micro-batch's loss is its exact share of the
@@ -195,28 +204,40 @@ class GRPO:
                 sizes = BatchSizes.of(rollout.mask[rows])
                 self.optimizer.zero_grad(set_to_none=True)
                 for micro in micro_batches(rows, cfg.micro_batches):
-                    loss, clipped = self._loss(
-                        rollout.select(micro), old_lp[micro], ref_lp[micro], advantages[micro], sizes
-                    )
+                    old = None if old_lp is None else old_lp[micro]
+                    loss, clipped, lp = self._loss(rollout.select(micro), old, ref_lp[micro], advantages[micro], sizes)
                     loss.backward()
                     losses += float(loss.detach())
                     clipped_tokens += clipped
+                    current_lp[micro] = lp.to(current_lp.device)
                 if cfg.max_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], cfg.max_grad_norm)
                 self.optimizer.step()
+        policy_lp = current_lp if old_lp is None else old_lp
+        full = (old_out, ref_out) if exact else None
+        metrics = rollout_metrics(rollout, policy_lp, ref_lp, scores, judge, full=full)
         n_tokens = int(rollout.mask.sum()) * cfg.epochs
         metrics.update(clip_fraction=clipped_tokens / n_tokens, loss=losses / (cfg.epochs * cfg.minibatches))
         metrics["advantage_zero_groups"] = float((advantages.view(-1, cfg.group_size) == 0).all(dim=1).double().mean())
         return metrics
 
     def _loss(
-        self, sub: Rollout, old_lp: torch.Tensor, ref_lp: torch.Tensor, adv: torch.Tensor, sizes: BatchSizes
-    ) -> tuple[torch.Tensor, float]:
-        """One micro-batch's share of the minibatch loss, and its number of clipped tokens."""
+        self,
+        sub: Rollout,
+        old_lp: torch.Tensor | None,
+        ref_lp: torch.Tensor,
+        adv: torch.Tensor,
+        sizes: BatchSizes,
+    ) -> tuple[torch.Tensor, float, torch.Tensor]:
+        """One micro-batch's share of the minibatch loss, its number of clipped tokens, and its detached log-probs.
+
+        ``old_lp=None`` means ``π_old`` is the current policy (ratio exactly 1, see :meth:`step`).
+        """
         cfg = self.config
         lp = token_logprobs(self.policy(sub).logprobs, sub)
         device = lp.device
-        old_lp, ref_lp, adv = old_lp.to(device), ref_lp.to(device), adv.to(device)[:, None]
+        old_lp = lp.detach() if old_lp is None else old_lp.to(device)
+        ref_lp, adv = ref_lp.to(device), adv.to(device)[:, None]
         mask = sub.mask.to(device)
         per_token = clipped_surrogate(lp, old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
         if cfg.kl_loss_coef > 0 and cfg.kl_level == "token":
@@ -227,7 +248,7 @@ class GRPO:
             per_token = per_token + cfg.kl_loss_coef * at_first_token(seq, mask)
         loss = aggregate(per_token, mask, cfg.loss_aggregation, sizes)
         in_clip = clip_region(lp.detach(), old_lp, adv, clip_low=cfg.clip_low, clip_high=cfg.clip_high)
-        return loss, float(masked_sum(in_clip.double(), mask).sum())
+        return loss, float(masked_sum(in_clip.double(), mask).sum()), lp.detach()
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -6,8 +6,10 @@ Both expose the same three things, so :mod:`alignlimits.rl.grpo` and
 * ``rollout(prompt_index, seed) -> Rollout`` — sample one completion per entry of
   ``prompt_index`` (no gradient), with a mask built from lengths;
 * ``forward(rollout) -> PolicyOutput`` — teacher-forced ``log π(·|x, y_{<t})`` over the
-  whole vocabulary at every completion position, shape ``(B, T, V)`` float64, with
-  gradient, and the value head's ``V(x, y_{<t})`` ``(B, T)`` when the policy has one;
+  whole vocabulary at every completion position, shape ``(B, T, V)``, with gradient
+  (float64 for the tabular policy; float32 for a language model, whose vocabulary is
+  large: :func:`token_logprobs` gathers the sampled tokens' values and only then casts
+  them to float64), and the value head's ``V(x, y_{<t})`` ``(B, T)`` when the policy has one;
 * ``frozen_copy()`` — the reference ``π_ref``: the same policy, detached and frozen.
 
 :class:`TabularPolicy` holds one trainable logit vector per prefix of an
@@ -76,16 +78,21 @@ class Rollout:
 
 @dataclass
 class PolicyOutput:
-    """``logprobs`` (B, T, V) float64 ``log π(·|x, y_{<t})``; ``values`` (B, T) or None."""
+    """``logprobs`` (B, T, V) ``log π(·|x, y_{<t})`` (float64 tabular, float32 language model);
+    ``values`` (B, T) float64 or None."""
 
     logprobs: torch.Tensor
     values: torch.Tensor | None
 
 
 def token_logprobs(logprobs: torch.Tensor, rollout: Rollout) -> torch.Tensor:
-    """``log π(y_t|x, y_{<t})`` of the sampled tokens, (B, T); 0 at pads (the pad id is never gathered)."""
+    """``log π(y_t|x, y_{<t})`` of the sampled tokens, float64 (B, T); 0 at pads (the pad id is never gathered).
+
+    Gathered first, cast after: a language model's ``(B, T, V)`` log-probs stay float32 and
+    only the ``(B, T)`` values the losses and estimators use become float64.
+    """
     ids = torch.where(rollout.mask, rollout.completion_ids, torch.zeros_like(rollout.completion_ids))
-    picked = logprobs.gather(-1, ids.to(logprobs.device).unsqueeze(-1)).squeeze(-1)
+    picked = logprobs.gather(-1, ids.to(logprobs.device).unsqueeze(-1)).squeeze(-1).double()
     return torch.where(rollout.mask.to(picked.device), picked, torch.zeros_like(picked))
 
 
@@ -194,8 +201,9 @@ class CausalLMPolicy(nn.Module):
     trainable : optional predicate on parameter names; parameters it rejects are frozen
         (e.g. train only the last blocks). The value head is always trainable.
 
-    The full-vocabulary log-probs of :meth:`forward` are ``(B, T, V)`` float64: keep
-    micro-batches small for large vocabularies.
+    The full-vocabulary log-probs of :meth:`forward` are ``(B, T, V)`` float32 (the
+    model's own precision; :func:`token_logprobs` casts the gathered values to float64),
+    computed only at the completion positions.
     """
 
     def __init__(
@@ -271,7 +279,9 @@ class CausalLMPolicy(nn.Module):
             logits_to_keep=width + 1,  # the output layer only where a completion token is predicted
         )
         # The output at position i predicts token i + 1: keep the width positions before each completion token.
-        logits = out.logits[:, -(width + 1) : -1, :].double() / self.temperature
+        # float32 over the vocabulary: a (B, T, V) float64 copy would cost twice the memory and time for
+        # nothing, since only the gathered values (cast to float64 by token_logprobs) enter the losses.
+        logits = out.logits[:, -(width + 1) : -1, :].float() / self.temperature
         values = None
         if self.value is not None:
             values = self.value(out.hidden_states[-1][:, -(width + 1) : -1, :]).squeeze(-1).double()

@@ -32,6 +32,7 @@ from alignlimits.rl.metrics import check_rewards, rollout_metrics
 from alignlimits.rl.policies import Rollout, token_logprobs
 from alignlimits.rl.training import (
     OptimisationConfig,
+    exact_metrics_at,
     learning_rate,
     load_trainable_state,
     micro_batches,
@@ -197,7 +198,8 @@ class PPO:
             if cfg.whiten_advantages:  # over the real tokens only: pads must not shift the mean
                 advantages = whiten(advantages, mask)
             judge = self.judge_fn(rollout) if self.judge_fn is not None else None
-            metrics = rollout_metrics(rollout, old_out, ref_out, scores, judge)
+            full = (old_out, ref_out) if exact_metrics_at(step, cfg) else None
+            metrics = rollout_metrics(rollout, old_lp, ref_lp, scores, judge, full=full)
 
         # 4. Policy and value updates.
         for group in self.optimizer.param_groups:

@@ -28,6 +28,7 @@ from alignlimits.rl.losses import AGGREGATIONS
 __all__ = [
     "Algorithm",
     "OptimisationConfig",
+    "exact_metrics_at",
     "learning_rate",
     "load_trainable_state",
     "micro_batches",
@@ -56,6 +57,9 @@ class OptimisationConfig:
     max_grad_norm : gradient-norm clipping (None: off).
     adam_eps : Adam's ε.
     seed : every step's randomness derives from ``(seed, step)`` (:func:`step_rng`).
+    metrics_every : log the exact per-position KL and the entropy (a pass over the whole
+        vocabulary for the policy *and* the reference) every this many steps and at the
+        last step; the other steps log the reward and the sampled-token KL estimators only.
     """
 
     steps: int = 100
@@ -70,12 +74,14 @@ class OptimisationConfig:
     max_grad_norm: float | None = None
     adam_eps: float = 1e-8
     seed: int = 0
+    metrics_every: int = 1
 
     def __post_init__(self) -> None:
         if self.loss_aggregation not in AGGREGATIONS:
             raise ValueError(f"loss_aggregation must be one of {AGGREGATIONS}; got {self.loss_aggregation!r}.")
-        if min(self.steps, self.epochs, self.minibatches, self.micro_batches) < 1 or not self.lr > 0:
-            raise ValueError("steps, epochs, minibatches, micro_batches must be >= 1 and lr > 0.")
+        sizes = (self.steps, self.epochs, self.minibatches, self.micro_batches, self.metrics_every)
+        if min(sizes) < 1 or not self.lr > 0:
+            raise ValueError("steps, epochs, minibatches, micro_batches, metrics_every must be >= 1 and lr > 0.")
         if not 0 < self.lr_final_fraction <= 1:
             raise ValueError(f"lr_final_fraction must lie in (0, 1]; got {self.lr_final_fraction!r}.")
         if not (self.clip_low > 0 and self.clip_high > 0):
@@ -106,6 +112,11 @@ def micro_batches(rows: torch.Tensor, num: int) -> Iterator[torch.Tensor]:
     if num < 1 or rows.numel() % num:
         raise ValueError(f"a minibatch of {rows.numel()} rows must split into {num} equal micro-batches.")
     yield from rows.chunk(num)
+
+
+def exact_metrics_at(step: int, config: OptimisationConfig) -> bool:
+    """Whether step ``step`` logs the exact per-position KL and entropy (every ``metrics_every``, and the last)."""
+    return step % config.metrics_every == 0 or step == config.steps - 1
 
 
 def learning_rate(base: float, step: int, steps: int, final_fraction: float) -> float:
@@ -197,7 +208,8 @@ def train(
                 "the last checkpoint is kept."
             )
         history.append(metrics)
-        bar.set_postfix(reward=f"{metrics['reward']:.3f}", kl=f"{metrics['kl_exact']:.3f}")
+        kl = metrics.get("kl_exact", metrics.get("kl_k1", math.nan))  # exact only on steps that log it
+        bar.set_postfix(reward=f"{metrics['reward']:.3f}", kl=f"{kl:.3f}")
         if callback is not None:
             callback(k, metrics)
         done = k + 1

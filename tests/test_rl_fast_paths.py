@@ -1,0 +1,134 @@
+"""The faster RL step (issue: at the speed of TRL) computes what the slower one did.
+
+* full-vocabulary log-probs stay float32; the gathered values agree with a float64
+  log-softmax of the same logits;
+* the exact per-position KL and entropy, computed a few rows at a time in float64, equal
+  the unchunked float64 computation;
+* GRPO with one pass over one minibatch reuses the loss's own detached log-probs as
+  ``log π_old`` instead of a no-grad forward: the same update;
+* the exact KL is logged every ``metrics_every`` steps and at the last;
+* a step runs on whatever device the policy is on (CUDA where present: ``-m gpu``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alignlimits.lm import kl as sequence_kl
+from alignlimits.lm import models
+from alignlimits.rl import grpo, ppo
+from alignlimits.rl.losses import entropy_per_token
+from alignlimits.rl.metrics import exact_kl_and_entropy
+from alignlimits.rl.policies import CausalLMPolicy, Rollout, token_logprobs
+from alignlimits.rl.training import train
+
+VOCAB, EOS, PAD = 8, 6, 7
+PROMPTS = [[0, 1, 2], [3], [4, 5]]
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device")])]  # fmt: skip
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def policy(device: str = "cpu", value_head: bool = False) -> CausalLMPolicy:
+    model = models.tiny_gpt2(seed=0, vocab_size=VOCAB, eos_token_id=EOS, pad_token_id=PAD, n_embd=16, n_layer=2,
+                             n_head=2, device=device)  # fmt: skip
+    return CausalLMPolicy(model, PROMPTS, temperature=0.7, max_new_tokens=6, eos_token_id=EOS, pad_token_id=PAD,
+                          value_head=value_head)  # fmt: skip
+
+
+def count_of_token_2(rollout: Rollout) -> torch.Tensor:
+    return ((rollout.completion_ids == 2) & rollout.mask).sum(-1).double()
+
+
+def test_float32_log_probs_gather_to_the_float64_values():
+    pol = policy()
+    ro = pol.rollout(torch.tensor([0, 1, 2, 0, 1, 2]), seed=3)
+    with torch.no_grad():
+        out = pol(ro)
+        s = ro.context
+        ids = torch.cat([s.prompt_ids, s.completion_ids], 1)
+        mask = torch.cat([s.prompt_mask, s.completion_mask], 1)
+        from alignlimits.lm.sampling import position_ids
+
+        logits = pol.model(input_ids=ids, attention_mask=mask.long(), position_ids=position_ids(mask)).logits
+        width = s.completion_ids.shape[1]
+        reference64 = torch.log_softmax(logits[:, -(width + 1) : -1].double() / 0.7, -1)
+    assert out.logprobs.dtype == torch.float32  # never a (B, T, V) float64 tensor
+    lp = token_logprobs(out.logprobs, ro)
+    assert lp.dtype == torch.float64
+    torch.testing.assert_close(lp, token_logprobs(reference64, ro), rtol=0, atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 4), st.integers(0, 2**31 - 1))
+def test_chunked_exact_kl_and_entropy_equal_the_whole_float64_computation(rows, chunk, seed):
+    gen = torch.Generator().manual_seed(seed)
+    p = torch.log_softmax(3 * torch.randn(rows, 5, 11, generator=gen), -1)
+    q = torch.log_softmax(3 * torch.randn(rows, 5, 11, generator=gen), -1)
+    kl, ent = exact_kl_and_entropy(p, q, rows_per_chunk=chunk)
+    torch.testing.assert_close(kl, sequence_kl.per_token_kl(p.double(), q.double()), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ent, entropy_per_token(p.double()), rtol=1e-12, atol=1e-12)
+    assert kl.dtype == ent.dtype == torch.float64 and bool((kl >= 0).all())
+    with pytest.raises(ValueError, match="same shape"):
+        exact_kl_and_entropy(p, q[:, :4])
+
+
+def run_grpo(metrics_every: int, steps: int = 3, **overrides) -> tuple[list[dict], list[torch.Tensor]]:
+    pol = policy()
+    ref = pol.frozen_copy()
+    cfg = grpo.GRPOConfig(steps=steps, groups=2, group_size=4, lr=5e-2, kl_loss_coef=0.1, seed=2,
+                          metrics_every=metrics_every, **overrides)  # fmt: skip
+    history = train(grpo.GRPO(pol, ref, count_of_token_2, cfg), progress=False)
+    return history, [p.detach().clone() for p in pol.model.parameters()]
+
+
+def test_reusing_the_current_log_probs_as_pi_old_gives_the_same_update():
+    # metrics_every=1: every step runs the no-grad forward for π_old; metrics_every=2: step 1 reuses the loss's own.
+    slow, slow_params = run_grpo(metrics_every=1)
+    fast, fast_params = run_grpo(metrics_every=2)
+    for a, b in zip(slow_params, fast_params, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    for a, b in zip(slow, fast, strict=True):  # the same samples, rewards and sampled-token KL estimates
+        for key in ("reward", "kl_k1", "kl_k3", "loss", "clip_fraction"):
+            assert a[key] == pytest.approx(b[key], abs=1e-6), key
+    assert "kl_exact" in fast[0] and "kl_exact" not in fast[1] and "kl_exact" in fast[2]  # every 2nd and the last
+    assert all("kl_exact" in h and h["kl_exact"] >= 0 for h in slow)
+
+
+def test_the_old_policy_forward_runs_only_when_pi_old_differs_or_the_reward_needs_it():
+    for overrides, needed in (({}, False), ({"epochs": 2}, True), ({"kl_reward_coef": 0.1, "kl_loss_coef": 0.0}, True)):
+        cfg = grpo.GRPOConfig(steps=3, groups=2, group_size=4, lr=5e-2, seed=2, metrics_every=5, **overrides)
+        pol = policy()
+        ref = pol.frozen_copy()  # before the patch below, or the copy would count its own calls too
+        calls = []
+        original = pol.forward
+
+        def counting(rollout, _original=original, _calls=calls):
+            _calls.append(torch.is_grad_enabled())
+            return _original(rollout)
+
+        pol.forward = counting
+        grpo.GRPO(pol, ref, count_of_token_2, cfg).step(1)  # step 1 of 3: not a metrics step
+        assert (False in calls) == needed, overrides  # whether a no-grad forward of the policy for log π_old ran
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("method", ["grpo", "ppo"])
+def test_a_step_runs_on_the_policys_device(device, method):
+    pol = policy(device, value_head=method == "ppo")
+    ref = pol.frozen_copy()
+    if method == "grpo":
+        algorithm = grpo.GRPO(pol, ref, count_of_token_2, grpo.GRPOConfig(steps=2, groups=2, group_size=2, lr=1e-2,
+                                                                          kl_loss_coef=0.1, metrics_every=2))
+    else:
+        algorithm = ppo.PPO(pol, ref, count_of_token_2, ppo.PPOConfig(steps=2, batch_size=4, lr=1e-2, epochs=1))
+    history = train(algorithm, progress=False)
+    assert all(np.isfinite(v) for h in history for v in h.values())
+    assert {p.device.type for p in pol.parameters()} == {device}
+    state = algorithm.state_dict()["policy"]
+    assert {v.device.type for v in state.values()} == {device}
