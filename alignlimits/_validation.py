@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TypeVar
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
+
+T = TypeVar("T")
 
 #: Tolerance on ``sum(p) == 1`` and ``logsumexp(logp) == 0`` for user-supplied distributions.
 NORMALISATION_ATOL = 1e-8
@@ -129,3 +134,21 @@ def check_same_shape(a: NDArray, b: NDArray, name_a: str, name_b: str) -> None:
 def _first(mask: NDArray[np.bool_]) -> tuple[int, ...] | int:
     idx = tuple(int(i) for i in np.argwhere(mask)[0])
     return idx[0] if len(idx) == 1 else idx
+
+
+def squeeze_point(x: NDArray, scalar: bool) -> NDArray:
+    """``x`` without its last axis (of length 1) when the input was a scalar: shape ``(1,)`` → NumPy scalar.
+
+    The scalar convention of the numeric API (as in scipy): a scalar β or KL budget
+    gives scalar results, a 1-D grid gives arrays. NumPy scalars (``np.float64`` is a
+    ``float``, ``np.bool_`` a boolean) keep ``.shape``, ``.ndim`` and ``.tolist()``.
+    """
+    # [()] turns a 0-d result into a NumPy scalar and leaves higher-dimensional ones as they are
+    return np.asarray(x)[..., 0][()] if scalar else x
+
+
+def squeeze_fields(obj: T, scalar: bool, names: tuple[str, ...]) -> T:
+    """A copy of the dataclass ``obj`` with the last axis of the fields ``names`` dropped when ``scalar``."""
+    if not scalar:
+        return obj
+    return dataclasses.replace(obj, **{n: squeeze_point(getattr(obj, n), True) for n in names})

@@ -50,6 +50,15 @@ class PolicyResult:
     kl : ``KL(π‖π0)`` in nats.
     objective : the value maximised (``E_π[r]`` or ``E_π[r] − β KL``).
     success, message, nit : from ``scipy.optimize.minimize``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.constrained import maximize_reward
+    >>> res = maximize_reward(base, reward, 0.3)
+    >>> res.success, res.policy.shape, round(res.kl, 5)
+    (True, (4,), 0.3)
     """
 
     policy: NDArray[np.float64]
@@ -134,12 +143,38 @@ def maximize_reward(
         A starting policy inside the support of ``π0``; default ``π0`` itself, so
         the optimiser is never started on the frontier.
     tol, maxiter : passed to SLSQP (``ftol`` and ``maxiter``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits import tilting
+    >>> from alignlimits.constrained import maximize_reward
+    >>> res = maximize_reward(base, reward, 0.3)  # SLSQP over all policies, not told the answer
+    >>> round(res.gain, 5), round(tilting.max_gain(base, reward, 0.3), 5)  # it finds the frontier
+    (1.05396, 1.05396)
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     eps = float(kl_budget)
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"kl_budget must be a finite number > 0 nats; got {kl_budget!r}.")
-    model = _SpherePolicy(p0, r)
+    result = _solve_constrained(p0, r, eps, 0.0, x0, tol, maxiter)
+    if not result.success:
+        # On the sphere Σu² = 1 holds only at convergence, so the reward's constant offset c
+        # leaks into the objective as c(Σu² − 1) and decides where SLSQP may stall (r − 15
+        # hit the iteration limit). A second run with the reward centred at its base mean
+        # sees a different offset; keep it when it converges.
+        centred = _solve_constrained(p0, r, eps, float(p0 @ r), x0, tol, maxiter)
+        if centred.success:
+            return centred
+    return result
+
+
+def _solve_constrained(
+    p0: NDArray, r: NDArray, eps: float, offset: float, x0: ArrayLike | None, tol: float, maxiter: int
+) -> PolicyResult:
+    """One SLSQP run of :func:`maximize_reward` on the reward ``r − offset``."""
+    model = _SpherePolicy(p0, r - offset)
 
     def neg_reward(u: NDArray) -> tuple[float, NDArray]:
         value, grad = model.mean_reward(u)
@@ -149,7 +184,7 @@ def maximize_reward(
     res = minimize(neg_reward, model.start(x0), jac=True, method="SLSQP", constraints=[_UNIT_NORM, budget],
                    options={"ftol": tol, "maxiter": maxiter})
     pi = model.policy(res.x)
-    return model.result(res, p0, r, float(pi @ model.r))
+    return model.result(res, p0, r, float(pi @ model.r) + offset)
 
 
 def maximize_penalized(
@@ -166,6 +201,18 @@ def maximize_penalized(
     Stationarity on the sphere gives ``log(π/π0) = r/β + const`` — the Gibbs tilt,
     which the solver is not told. ``x0`` is a starting policy (default ``π0``);
     ``objective`` in the result is ``E_π r − β KL(π‖π0)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits import tilting
+    >>> from alignlimits.constrained import maximize_penalized
+    >>> res = maximize_penalized(base, reward, 1.0)
+    >>> bool(np.abs(res.policy - tilting.tilt(base, reward, 1.0)).max() < 1e-6)  # the Gibbs tilt
+    True
+    >>> round(res.objective, 6), round(tilting.log_partition(base, reward, 1.0), 6)  # β log Z_β
+    (2.0984, 2.0984)
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     b = float(as_betas(beta))
@@ -187,24 +234,60 @@ def maximize_penalized(
 
 
 def constrained_curve(base_probs: ArrayLike, rewards: ArrayLike, kl_budgets: ArrayLike) -> list[PolicyResult]:
-    """:func:`maximize_reward` for each budget in ``kl_budgets`` (shape ``(n,)``)."""
+    """:func:`maximize_reward` for each budget in ``kl_budgets`` (shape ``(n,)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.constrained import constrained_curve
+    >>> [round(res.gain, 4) for res in constrained_curve(base, reward, [0.1, 0.3])]
+    [0.5863, 1.054]
+    """
     budgets = as_finite_array(kl_budgets, "kl_budgets")
     return [maximize_reward(base_probs, rewards, float(e)) for e in budgets.ravel()]
 
 
 def penalized_curve(base_probs: ArrayLike, rewards: ArrayLike, betas: ArrayLike) -> list[PolicyResult]:
-    """:func:`maximize_penalized` for each β in ``betas`` (shape ``(n,)``)."""
+    """:func:`maximize_penalized` for each β in ``betas`` (shape ``(n,)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.constrained import penalized_curve
+    >>> [round(res.gain, 4) for res in penalized_curve(base, reward, [0.5, 2.0])]
+    [2.8034, 0.9841]
+    """
     grid = np.atleast_1d(as_betas(betas))
     return [maximize_penalized(base_probs, rewards, float(b)) for b in grid]
 
 
-def excess_over_frontier(policies: ArrayLike, base_probs: ArrayLike, rewards: ArrayLike) -> NDArray[np.float64]:
+def excess_over_frontier(
+    policies: ArrayLike, base_probs: ArrayLike, rewards: ArrayLike
+) -> NDArray[np.float64] | float:
     r"""``(E_π r − E_π0 r) − Δ*(KL(π‖π0))`` for each policy (rows of shape ``(n, k)`` → ``(n,)``).
+
+    One policy of shape ``(k,)`` gives a float (the divergences' convention: the last
+    axis is reduced).
 
     The frontier theorem says this is ``≤ 0`` for every policy, with equality
     exactly on the tilts ``π_β``. ``Δ*`` comes from :func:`frontier_gain_at`.
     Policies that put mass outside the support of ``π0`` have infinite KL and are
     rejected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits import tilting
+    >>> from alignlimits.constrained import excess_over_frontier
+    >>> greedy_mix = 0.5 * base + 0.5 * np.eye(4)[3]  # half base, half the best outcome
+    >>> excess = excess_over_frontier(np.stack([tilting.tilt(base, reward, 1.0), greedy_mix]), base, reward)
+    >>> bool(abs(excess[0]) < 1e-9), round(float(excess[1]), 4)  # the tilt is on the frontier, the mix below
+    (True, -0.1125)
+    >>> round(excess_over_frontier(greedy_mix, base, reward), 4)  # one policy: a float
+    -0.1125
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     pis = as_probabilities(np.atleast_2d(policies), "policies")
@@ -214,11 +297,14 @@ def excess_over_frontier(policies: ArrayLike, base_probs: ArrayLike, rewards: Ar
         raise ValueError("a policy puts mass where base_probs is 0: its KL is infinite (no budget allows it).")
     kls = np.atleast_1d(divergences.kl(pis, np.broadcast_to(p0, pis.shape)))
     gains = pis @ r - float(p0 @ r)
-    return gains - frontier_gain_at(p0, r, kls)
+    excess = gains - frontier_gain_at(p0, r, kls)
+    return float(excess[0]) if np.ndim(policies) == 1 else excess
 
 
-def frontier_gain_at(base_probs: ArrayLike, rewards: ArrayLike, kl_budgets: ArrayLike) -> NDArray[np.float64]:
-    r"""``Δ*(ε)`` for many budgets at once (shape ``(n,)``), by vectorised bisection.
+def frontier_gain_at(
+    base_probs: ArrayLike, rewards: ArrayLike, kl_budgets: ArrayLike
+) -> NDArray[np.float64] | float:
+    r"""``Δ*(ε)`` for many budgets at once (shape of ``kl_budgets``; a float for a scalar), by vectorised bisection.
 
     Same value as :func:`alignlimits.tilting.max_gain`, which root-finds one budget
     at a time; here all budgets share each evaluation of the frontier. ``KL(π_β‖π0)``
@@ -226,9 +312,20 @@ def frontier_gain_at(base_probs: ArrayLike, rewards: ArrayLike, kl_budgets: Arra
     ``log σ ± 60`` (β from ``1e-26 σ`` to ``1e26 σ``; budgets from about ``1e-53`` nats
     up to the greedy limit) converges to the last bit after 120 halvings. Budgets at or
     above :func:`alignlimits.tilting.max_kl` give the greedy gain; ``ε = 0`` gives 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.constrained import frontier_gain_at
+    >>> frontier_gain_at(base, reward, [0.0, 0.3, 5.0]).round(5)  # 5 nats > -log 0.1: greedy, 4 − 1.1
+    array([0.     , 1.05396, 2.9    ])
+    >>> round(frontier_gain_at(base, reward, 0.3), 5)
+    1.05396
     """
     p0, r = as_discrete_problem(base_probs, rewards)
-    budgets = as_finite_array(kl_budgets, "kl_budgets").ravel()
+    requested = as_finite_array(kl_budgets, "kl_budgets", min_ndim=0)
+    budgets = requested.ravel()
     if (budgets < 0).any():
         raise ValueError(f"KL budgets must be >= 0 nats; got {budgets[budgets < 0][0]!r}.")
     ceiling, top = tilting.max_kl(p0, r), tilting.greedy_gain(p0, r)
@@ -244,4 +341,4 @@ def frontier_gain_at(base_probs: ArrayLike, rewards: ArrayLike, kl_budgets: Arra
             above = tilting.frontier(p0, r, np.exp(mid)).kl > eps
             lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
         out[inside] = tilting.frontier(p0, r, np.exp(0.5 * (lo + hi))).gain
-    return out
+    return float(out[0]) if requested.ndim == 0 else out.reshape(requested.shape)

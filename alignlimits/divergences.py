@@ -51,6 +51,16 @@ def kl(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
     float or ndarray, shape (...)
         ``inf`` where ``p_i > 0 = q_i`` for some ``i``. Tiny negative values from
         rounding are clipped to zero: KL is non-negative.
+
+    Examples
+    --------
+    >>> from alignlimits.divergences import kl
+    >>> round(kl([0.5, 0.5], [0.9, 0.1]), 6)  # 0.5 log(0.5/0.9) + 0.5 log(0.5/0.1)
+    0.510826
+    >>> kl([1.0, 0.0], [0.0, 1.0])  # p has mass where q has none
+    inf
+    >>> kl([[0.5, 0.5], [0.9, 0.1]], [[0.5, 0.5], [0.5, 0.5]]).round(6)  # one value per row
+    array([0.      , 0.368064])
     """
     p_arr = as_probabilities(p, "p")
     q_arr = as_probabilities(q, "q")
@@ -59,12 +69,30 @@ def kl(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
 
 
 def reverse_kl(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
-    r"""Reverse KL ``KL(q‖p) = Σ_i q_i log(q_i/p_i)``: the policy ``p`` in second place."""
+    r"""Reverse KL ``KL(q‖p) = Σ_i q_i log(q_i/p_i)``: the policy ``p`` in second place.
+
+    Examples
+    --------
+    >>> from alignlimits.divergences import kl, reverse_kl
+    >>> round(reverse_kl([0.5, 0.5], [0.9, 0.1]), 6)
+    0.368064
+    >>> reverse_kl([0.5, 0.5], [0.9, 0.1]) == kl([0.9, 0.1], [0.5, 0.5])
+    True
+    """
     return kl(q, p)
 
 
 def jeffreys(p: ArrayLike, q: ArrayLike) -> NDArray[np.float64] | float:
-    r"""Jeffreys divergence ``J(p, q) = KL(p‖q) + KL(q‖p)``, symmetric in its arguments."""
+    r"""Jeffreys divergence ``J(p, q) = KL(p‖q) + KL(q‖p)``, symmetric in its arguments.
+
+    Examples
+    --------
+    >>> from alignlimits.divergences import jeffreys
+    >>> round(jeffreys([0.5, 0.5], [0.9, 0.1]), 6)  # 0.510826 + 0.368064
+    0.87889
+    >>> jeffreys([0.5, 0.5], [0.9, 0.1]) == jeffreys([0.9, 0.1], [0.5, 0.5])
+    True
+    """
     return _scalar_or_array(np.asarray(kl(p, q)) + np.asarray(kl(q, p)))
 
 
@@ -83,6 +111,15 @@ def kl_from_logprobs(logp: ArrayLike, logq: ArrayLike) -> NDArray[np.float64] | 
     -------
     float or ndarray, shape (...)
         ``inf`` where ``logp_i > -inf = logq_i`` for some ``i``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.divergences import kl_from_logprobs
+    >>> round(kl_from_logprobs(np.log([0.5, 0.5]), np.log([0.9, 0.1])), 6)
+    0.510826
+    >>> round(kl_from_logprobs([-1e-300, -700.0], [-700.0, -1e-300]), 6)  # mass e^-700 underflows nothing
+    700.0
     """
     lp = as_log_probabilities(logp, "logp")
     lq = as_log_probabilities(logq, "logq")
@@ -97,12 +134,28 @@ def kl_from_logprobs(logp: ArrayLike, logq: ArrayLike) -> NDArray[np.float64] | 
 
 
 def reverse_kl_from_logprobs(logp: ArrayLike, logq: ArrayLike) -> NDArray[np.float64] | float:
-    r"""Reverse KL ``KL(q‖p)`` from log-probabilities (see :func:`kl_from_logprobs`)."""
+    r"""Reverse KL ``KL(q‖p)`` from log-probabilities (see :func:`kl_from_logprobs`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.divergences import reverse_kl_from_logprobs
+    >>> round(reverse_kl_from_logprobs(np.log([0.5, 0.5]), np.log([0.9, 0.1])), 6)
+    0.368064
+    """
     return kl_from_logprobs(logq, logp)
 
 
 def jeffreys_from_logprobs(logp: ArrayLike, logq: ArrayLike) -> NDArray[np.float64] | float:
-    r"""Jeffreys divergence ``KL(p‖q) + KL(q‖p)`` from log-probabilities."""
+    r"""Jeffreys divergence ``KL(p‖q) + KL(q‖p)`` from log-probabilities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.divergences import jeffreys_from_logprobs
+    >>> round(jeffreys_from_logprobs(np.log([0.5, 0.5]), np.log([0.9, 0.1])), 6)
+    0.87889
+    """
     return _scalar_or_array(np.asarray(kl_from_logprobs(logp, logq)) + np.asarray(kl_from_logprobs(logq, logp)))
 
 

@@ -22,6 +22,7 @@ Everything is numpy; float64; exponentials only inside ``scipy.special.softmax``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import softmax
 
 from alignlimits import bon, estimator
-from alignlimits._validation import as_finite_array
+from alignlimits._validation import as_betas, as_finite_array, squeeze_fields
 
 __all__ = ["LabCurves", "bon_fraction_of_limit", "bon_gain_at", "bon_sizes", "lab_curves", "limit_at"]
 
@@ -41,12 +42,25 @@ class LabCurves:
     Attributes (``m`` values of β, ``k`` values of N; ``*_band`` arrays have shape ``(2, ·)``:
     lower and upper percentile bootstrap limits over prompts)
     ----------
-    beta, kl, gain_reward, gain_judge : the frontier, shape ``(m,)``.
+    beta, kl, gain_reward, gain_judge : the frontier, shape ``(m,)`` (scalars for a scalar β).
     reliable : estimator diagnostics per β (ESS and PSIS k̂), shape ``(m,)``.
     kl_ceiling : the largest estimable KL, ``mean log(n/ties at the top) ≤ log n``.
     n, bon_kl, bon_gain_reward, bon_gain_judge : best-of-N, shape ``(k,)``.
     base_reward, base_judge : the base policy's mean reward and judge score.
     n_prompts, n_samples : the shape of the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.lab import lab_curves
+    >>> rng = np.random.default_rng(0)
+    >>> rewards = rng.normal(size=(8, 16))  # 8 prompts × 16 samples
+    >>> judge = rewards + rng.normal(size=(8, 16))  # a held-out judge that agrees in part
+    >>> curves = lab_curves(rewards, judge, [0.5, 1.0, 2.0], (1, 2, 4), n_boot=50, rng=np.random.default_rng(1))
+    >>> curves.n_prompts, curves.n_samples, curves.bands["kl"].shape
+    (8, 16, (2, 3))
+    >>> round(curves.kl_ceiling, 4)  # log 16: no ties at the top
+    2.7726
     """
 
     beta: NDArray[np.float64]
@@ -72,6 +86,14 @@ def bon_sizes(n_samples: int, largest: int = 32) -> list[int]:
     Beyond ``N = n/2`` the unbiased estimator draws most of a prompt's samples at once and
     best-of-N can appear above the plug-in frontier of the same samples (chapter
     *The frontier and best-of-N on safety and summarization*).
+
+    Examples
+    --------
+    >>> from alignlimits.lab import bon_sizes
+    >>> bon_sizes(16)  # up to n/2
+    [1, 2, 4, 8]
+    >>> bon_sizes(256, largest=64)
+    [1, 2, 4, 8, 16, 32, 64]
     """
     if not (isinstance(n_samples, int | np.integer) and n_samples >= 2):
         raise ValueError(f"need at least 2 samples per prompt; got {n_samples!r}.")
@@ -103,12 +125,28 @@ def lab_curves(
     ----------
     rewards, judge : array_like, shape (P, n)
         Scores of ``n`` base samples for each of ``P`` prompts (same sample at the same index).
-    beta : array_like, shape (m,)
-        KL penalty factors ``> 0`` of the tilt (``inf`` = the base policy).
+    beta : float or array_like, shape (m,)
+        KL penalty factors ``> 0`` of the tilt (``inf`` = the base policy). A scalar β
+        gives scalar frontier fields (and frontier bands of shape ``(2,)``).
     ns : array_like of int, shape (k,)
         Best-of-N sizes, ``1 ≤ N ≤ n``.
     n_boot, level : bootstrap replicates over prompts and the band's coverage.
     rng : numpy Generator for the bootstrap.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.lab import lab_curves
+    >>> rng = np.random.default_rng(0)
+    >>> rewards = rng.normal(size=(8, 16))  # 8 prompts × 16 samples
+    >>> judge = rewards + rng.normal(size=(8, 16))  # a held-out judge that agrees in part
+    >>> curves = lab_curves(rewards, judge, [0.5, 1.0, 2.0], (1, 2, 4), n_boot=50, rng=np.random.default_rng(1))
+    >>> curves.kl.round(3), curves.gain_reward.round(3)  # the frontier, selected by the reward
+    (array([0.878, 0.327, 0.095]), array([1.088, 0.705, 0.391]))
+    >>> curves.gain_judge.round(3)  # ... and scored by the judge
+    array([1.109, 0.698, 0.379])
+    >>> curves.bon_kl.round(3), curves.bon_gain_reward[1:].round(3)  # best-of-1, 2, 4 (best-of-1 gains 0)
+    (array([0.   , 0.191, 0.633]), array([0.545, 0.977]))
     """
     r = as_finite_array(rewards, "rewards")
     j = as_finite_array(judge, "judge")
@@ -127,7 +165,8 @@ def lab_curves(
         raise ValueError(f"level must be in (0, 1); got {level!r}.")
 
     ids = np.repeat(np.arange(n_prompts), n_samples)
-    fr = estimator.estimate_frontier(r.ravel(), beta, ids)
+    scalar = as_betas(beta).ndim == 0
+    fr = estimator.estimate_frontier(r.ravel(), np.atleast_1d(beta), ids)
     betas = fr.beta
     # Judge gain under the reward tilt, per prompt: Σ softmax(r/β) j − mean j.
     with np.errstate(divide="ignore"):
@@ -149,7 +188,7 @@ def lab_curves(
     picks = rng.integers(0, n_prompts, size=(n_boot, n_prompts))
     a = (1 - level) / 2
     bands = {k: np.quantile(v[picks].mean(axis=1), [a, 1 - a], axis=0) for k, v in per.items()}
-    return LabCurves(
+    curves = LabCurves(
         beta=betas,
         kl=means["kl"],
         gain_reward=means["gain_reward"],
@@ -166,6 +205,11 @@ def lab_curves(
         n_samples=int(n_samples),
         bands=bands,
     )
+    if not scalar:
+        return curves
+    frontier_bands = {k: v[:, 0] if k in ("kl", "gain_reward", "gain_judge") else v for k, v in bands.items()}
+    squeezed = squeeze_fields(curves, True, ("beta", "kl", "gain_reward", "gain_judge", "reliable"))
+    return dataclasses.replace(squeezed, bands=frontier_bands)
 
 
 def limit_at(
@@ -179,17 +223,33 @@ def limit_at(
     KL 0. KLs beyond the β grid's largest KL or the estimable ceiling
     (``curves.kl_ceiling``) have no estimate and give NaN (no extrapolation); negative or
     non-finite KLs are refused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.lab import lab_curves
+    >>> rng = np.random.default_rng(0)
+    >>> rewards = rng.normal(size=(8, 16))  # 8 prompts × 16 samples
+    >>> judge = rewards + rng.normal(size=(8, 16))  # a held-out judge that agrees in part
+    >>> curves = lab_curves(rewards, judge, [0.5, 1.0, 2.0], (1, 2, 4), n_boot=50, rng=np.random.default_rng(1))
+    >>> from alignlimits.lab import limit_at
+    >>> round(limit_at(curves, 0.2), 4)
+    0.5327
+    >>> limit_at(curves, [0.0, 0.2, 5.0]).round(4)  # nothing beyond the grid's largest KL
+    array([0.    , 0.5327,    nan])
     """
     x = as_finite_array(kl, "kl", min_ndim=0)
     if np.any(x < 0):
         raise ValueError("a KL divergence is >= 0; got a negative value.")
     y = np.asarray(getattr(curves, which) if curve is None else curve, dtype=np.float64)
-    if y.shape != curves.kl.shape:
-        raise ValueError(f"curve must have the frontier's shape {curves.kl.shape}; got {y.shape}.")
-    order = np.argsort(curves.kl, kind="stable")
+    kl_curve = np.asarray(curves.kl)
+    if y.shape != kl_curve.shape:
+        raise ValueError(f"curve must have the frontier's shape {kl_curve.shape}; got {y.shape}.")
+    kl_curve, y = np.atleast_1d(kl_curve), np.atleast_1d(y)  # a one-β frontier is a curve of one point
+    order = np.argsort(kl_curve, kind="stable")
     # Every gain curve starts at (0, 0), the base policy (β = ∞); beyond the β grid's largest KL,
     # or the estimable ceiling, there is no estimate (no extrapolation).
-    kl_sorted, y_sorted = np.concatenate([[0.0], curves.kl[order]]), np.concatenate([[0.0], y[order]])
+    kl_sorted, y_sorted = np.concatenate([[0.0], kl_curve[order]]), np.concatenate([[0.0], y[order]])
     inside = x <= min(kl_sorted[-1], curves.kl_ceiling)
     out = np.where(inside, np.interp(x, kl_sorted, y_sorted), np.nan)
     return out if out.ndim else float(out)
@@ -201,6 +261,20 @@ def bon_gain_at(curves: LabCurves, kl: ArrayLike) -> NDArray[np.float64] | float
     Beyond the largest ``N``'s KL the gain is held at that ``N``'s: a conservative stand-in
     for a policy that spends more KL (a larger ``N`` gains more), unlike :func:`limit_at`,
     which has no estimate there. Negative or non-finite KLs are refused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.lab import lab_curves
+    >>> rng = np.random.default_rng(0)
+    >>> rewards = rng.normal(size=(8, 16))  # 8 prompts × 16 samples
+    >>> judge = rewards + rng.normal(size=(8, 16))  # a held-out judge that agrees in part
+    >>> curves = lab_curves(rewards, judge, [0.5, 1.0, 2.0], (1, 2, 4), n_boot=50, rng=np.random.default_rng(1))
+    >>> from alignlimits.lab import bon_gain_at
+    >>> round(bon_gain_at(curves, 0.2), 4)
+    0.553
+    >>> round(bon_gain_at(curves, 10.0), 4)  # held at the largest N's gain
+    0.9765
     """
     x = as_finite_array(kl, "kl", min_ndim=0)
     if np.any(x < 0):
@@ -214,6 +288,18 @@ def bon_fraction_of_limit(curves: LabCurves) -> NDArray[np.float64]:
 
     ``bon_gain_reward / limit_at(curves, bon_kl)``; NaN for ``N = 1`` (0/0), where the
     limit is 0 (every reward of the prompts tied) and beyond the estimable ceiling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.lab import lab_curves
+    >>> rng = np.random.default_rng(0)
+    >>> rewards = rng.normal(size=(8, 16))  # 8 prompts × 16 samples
+    >>> judge = rewards + rng.normal(size=(8, 16))  # a held-out judge that agrees in part
+    >>> curves = lab_curves(rewards, judge, [0.5, 1.0, 2.0], (1, 2, 4), n_boot=50, rng=np.random.default_rng(1))
+    >>> from alignlimits.lab import bon_fraction_of_limit
+    >>> bon_fraction_of_limit(curves).round(3)  # NaN for N = 1 (0/0)
+    array([  nan, 1.045, 1.064])
     """
     limit = limit_at(curves, curves.bon_kl)
     with np.errstate(invalid="ignore", divide="ignore"):

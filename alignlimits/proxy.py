@@ -41,6 +41,7 @@ from alignlimits._validation import (
     as_finite_array,
     as_probabilities,
     check_same_shape,
+    squeeze_fields,
 )
 
 __all__ = [
@@ -103,7 +104,17 @@ def _check_rng(rng: np.random.Generator) -> np.random.Generator:
 
 
 class ErrorModel(ABC):
-    """A law for the proxy error ``e`` at each of ``k`` outcomes (``r̂ = r + e``)."""
+    """A law for the proxy error ``e`` at each of ``k`` outcomes (``r̂ = r + e``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import ErrorModel, GaussianError
+    >>> model = GaussianError(0.5)  # every error model draws one error per outcome
+    >>> isinstance(model, ErrorModel), model.sample(reward, base, np.random.default_rng(0)).shape
+    (True, (4,))
+    """
 
     name: str = "error"
 
@@ -118,7 +129,16 @@ class ErrorModel(ABC):
 
 @dataclass(frozen=True)
 class GaussianError(ErrorModel):
-    """Independent errors ``e_i ~ N(0, s²)``, one per outcome."""
+    """Independent errors ``e_i ~ N(0, s²)``, one per outcome.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import GaussianError
+    >>> GaussianError(0.5).sample(reward, base, np.random.default_rng(0)).round(4)  # 0.5 × N(0, 1)
+    array([ 0.0629, -0.0661,  0.3202,  0.0525])
+    """
 
     scale: float = 1.0
     name: str = "Gaussian"
@@ -137,6 +157,18 @@ class StudentTError(ErrorModel):
     The factor makes the standard deviation exactly ``s`` (it needs ``ν > 2``), so a
     Student-t model and a Gaussian model of the same ``scale`` have the same variance
     and differ only in their tails.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import StudentTError
+    >>> StudentTError(1.0, df=3.0).sample(reward, base, np.random.default_rng(0)).round(4)
+    array([ 0.0876,  0.0901,  0.5811, -1.1413])
+    >>> StudentTError(1.0, df=2.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: df must be finite and > 2 so the error has a variance; got df=2.0.
     """
 
     scale: float = 1.0
@@ -161,6 +193,15 @@ class RewardCorrelatedError(ErrorModel):
     deviation ``s`` (up to the sampling of ``z``) and correlation ``ρ`` with ``r``.
     ``ρ > 0`` over-states differences in reward (the proxy is a stretched reward plus
     noise); ``ρ < 0`` under-states them, and ``s·ρ < −sd(r)`` reverses them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import RewardCorrelatedError, standardize
+    >>> e = RewardCorrelatedError(1.0, rho=1.0).sample(reward, base, np.random.default_rng(0))
+    >>> bool(np.allclose(e, standardize(reward[None, :], base)[0]))  # ρ = 1: the standardised reward itself
+    True
     """
 
     scale: float = 1.0
@@ -190,6 +231,16 @@ class BumpError(ErrorModel):
     bad responses that the proxy happens to love. ``noise`` adds independent
     ``N(0, noise²)`` errors everywhere. A policy that exploits the bump *loses* true
     reward, so the true reward of ``π̂_β`` rises and then falls as β decreases.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.proxy import BumpError
+    >>> base, reward = np.full(6, 1 / 6), np.arange(6.0)
+    >>> BumpError(height=3.0).sample(reward, base, np.random.default_rng(0))  # one low-reward outcome gets +3
+    array([0., 0., 3., 0., 0., 0.])
+    >>> BumpError(height=3.0).bumped(reward, base, np.random.default_rng(0))
+    array([2])
     """
 
     height: float = 5.0
@@ -231,7 +282,16 @@ class BumpError(ErrorModel):
 def proxy_rewards(
     rewards: ArrayLike, base_probs: ArrayLike, model: ErrorModel, rng: np.random.Generator
 ) -> NDArray[np.float64]:
-    """``r̂ = r + e`` with ``e`` drawn from ``model``; shape ``(k,)``."""
+    """``r̂ = r + e`` with ``e`` drawn from ``model``; shape ``(k,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import GaussianError, proxy_rewards
+    >>> proxy_rewards(reward, base, GaussianError(0.5), np.random.default_rng(0)).round(4)  # r + e
+    array([0.0629, 0.9339, 2.3202, 4.0525])
+    """
     if not isinstance(model, ErrorModel):
         raise TypeError(f"model must be an ErrorModel (e.g. GaussianError(scale=1.0)); got {type(model).__name__}.")
     p0, r = as_discrete_problem(base_probs, rewards)
@@ -244,7 +304,16 @@ def proxy_rewards(
 
 
 def proxy_policy(base_probs: ArrayLike, proxy_rewards: ArrayLike, beta: ArrayLike) -> NDArray[np.float64]:
-    r"""The policy aligned to the proxy, ``π̂_β = π0 e^{r̂/β}/Ẑ_β`` (shape ``(k,)`` or ``(m, k)``)."""
+    r"""The policy aligned to the proxy, ``π̂_β = π0 e^{r̂/β}/Ẑ_β`` (shape ``(k,)`` or ``(m, k)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import proxy_policy
+    >>> proxy_policy(base, reward + [0.0, 0.0, 0.0, 2.0], 1.0).round(4)  # the tilt of r̂: the bumped outcome takes over
+    array([0.0093, 0.0189, 0.0343, 0.9374])
+    """
     return tilting.tilt(base_probs, proxy_rewards, beta)
 
 
@@ -256,6 +325,16 @@ def objective_loss(
     Equals ``[E_{π_β} r − β KL(π_β‖π0)] − [E_{π̂_β} r − β KL(π̂_β‖π0)]`` (Gibbs
     variational identity). Computed from the two log-tilts, never from ``e^{r/β}``.
     Returns a float for a scalar ``beta`` and shape ``(m,)`` for a grid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import objective_loss
+    >>> round(objective_loss(base, reward, reward + [0.0, 0.0, 0.0, 2.0], 1.0), 6)
+    0.211194
+    >>> objective_loss(base, reward, reward + 3.0, [0.5, 1.0])  # a constant shift changes nothing
+    array([0., 0.])
     """
     p0, r, r_hat = _checked_proxy(base_probs, rewards, proxy_rewards)
     betas = as_betas(beta)
@@ -271,9 +350,16 @@ def objective_loss(
     return float(loss[0]) if betas.ndim == 0 else loss
 
 
+#: The fields of :class:`ProxyResult` that hold one value per β.
+PROXY_FIELDS = ("beta", "kl", "true_gain", "proxy_gain", "optimal_kl", "optimal_gain", "loss", "matched_gain", "gap")
+
+
 @dataclass(frozen=True)
 class ProxyResult:
-    """Exact outcome of aligning to a proxy, one entry per β (arrays of shape ``(m,)``).
+    """Exact outcome of aligning to a proxy, one entry per β.
+
+    Every field but ``base_mean`` has shape ``(m,)`` for a grid of β and is a scalar
+    (``np.float64``) for a scalar β.
 
     Attributes
     ----------
@@ -286,6 +372,17 @@ class ProxyResult:
     matched_gain : ``Δ*(kl)``, the best true gain at the proxy policy's KL.
     gap : ``matched_gain − true_gain ≥ 0``, the gap at matched KL.
     base_mean : ``E_{π0}[r]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import proxy_alignment
+    >>> res = proxy_alignment(base, reward, reward + [0.0, 0.0, 0.0, 2.0], 1.0)
+    >>> round(float(res.true_reward), 4)  # base mean 1.1 + true gain
+    3.8373
+    >>> {k: round(v, 4) for k, v in res.as_dict().items() if k in ("kl", "true_gain", "proxy_gain")}
+    {'kl': 1.9501, 'true_gain': 2.7373, 'proxy_gain': 4.4121}
     """
 
     beta: NDArray[np.float64]
@@ -304,10 +401,9 @@ class ProxyResult:
         """``E_{π̂_β}[r] = base_mean + true_gain``."""
         return self.base_mean + self.true_gain
 
-    def as_dict(self) -> dict[str, list[float]]:
-        """Plain lists per column (for ``json.dumps`` or ``pandas.DataFrame``)."""
-        cols = ("beta", "kl", "true_gain", "proxy_gain", "optimal_kl", "optimal_gain", "loss", "matched_gain", "gap")
-        return {c: np.asarray(getattr(self, c)).tolist() for c in cols}
+    def as_dict(self) -> dict[str, list[float] | float]:
+        """Plain lists per column (floats for a scalar β), for ``json.dumps`` or ``pandas.DataFrame``."""
+        return {c: np.asarray(getattr(self, c)).tolist() for c in PROXY_FIELDS}
 
 
 def proxy_alignment(
@@ -327,7 +423,20 @@ def proxy_alignment(
     Returns
     -------
     ProxyResult
-        Arrays of shape ``(m,)``; see its attributes for the formulas.
+        Arrays of shape ``(m,)`` (scalars for a scalar β); see its attributes for the formulas.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import proxy_alignment
+    >>> res = proxy_alignment(base, reward, reward + [0.0, 0.0, 0.0, 2.0], 1.0)
+    >>> round(float(res.proxy_gain), 4), round(float(res.true_gain), 4)  # it believes it gains more
+    (4.4121, 2.7373)
+    >>> round(float(res.loss), 4), round(float(res.gap), 4)  # β KL(π̂‖π) and the gap at matched KL
+    (0.2112, 0.005)
+    >>> bool(np.all(np.abs(proxy_alignment(base, reward, reward, [0.5, 2.0]).gap) < 1e-12))  # true reward: no gap
+    True
     """
     p0, r, r_hat = _checked_proxy(base_probs, rewards, proxy_rewards)
     b = np.atleast_1d(as_betas(beta))
@@ -340,7 +449,7 @@ def proxy_alignment(
     true_gain = pi_hat @ (r - base_mean)  # centred: accurate when π̂ ≈ π0
     loss = np.atleast_1d(objective_loss(p0, r, r_hat, b))
     matched = _matched_gain(p0, r, hat_front.kl)
-    return ProxyResult(
+    result = ProxyResult(
         beta=b,
         kl=hat_front.kl,
         true_gain=true_gain,
@@ -352,6 +461,7 @@ def proxy_alignment(
         gap=matched - true_gain,
         base_mean=base_mean,
     )
+    return squeeze_fields(result, np.ndim(beta) == 0, PROXY_FIELDS)
 
 
 def _matched_gain(p0: NDArray, r: NDArray, kl: NDArray) -> NDArray[np.float64]:
@@ -375,9 +485,17 @@ def matched_kl_gap(
     r"""The gap at matched KL, ``Δ*(KL(π̂_β‖π0)) − (E_{π̂_β} r − E_{π0} r) ≥ 0``.
 
     Float for a scalar ``beta``, shape ``(m,)`` for a grid. See :func:`proxy_alignment`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import matched_kl_gap
+    >>> round(matched_kl_gap(base, reward, reward + [0.0, 0.0, 0.0, 2.0], 1.0), 6)
+    0.005041
     """
     gap = proxy_alignment(base_probs, rewards, proxy_rewards, beta).gap
-    return float(gap[0]) if np.ndim(beta) == 0 else gap
+    return float(gap) if np.ndim(gap) == 0 else gap
 
 
 def gaussian_loss(scale: ArrayLike, beta: ArrayLike) -> NDArray[np.float64] | float:
@@ -385,6 +503,14 @@ def gaussian_loss(scale: ArrayLike, beta: ArrayLike) -> NDArray[np.float64] | fl
 
     Exact for Gaussian laws of ``(r, e)`` (any correlation); an approximation on a
     finite space while ``π̂_β`` is spread over many outcomes. Broadcasts.
+
+    Examples
+    --------
+    >>> from alignlimits.proxy import gaussian_loss
+    >>> gaussian_loss(1.0, 2.0)  # s²/(2β)
+    0.25
+    >>> gaussian_loss([0.5, 1.0], 2.0)
+    array([0.0625, 0.25  ])
     """
     s = np.asarray(scale, dtype=np.float64)
     if np.isnan(s).any() or (s < 0).any():
@@ -395,7 +521,14 @@ def gaussian_loss(scale: ArrayLike, beta: ArrayLike) -> NDArray[np.float64] | fl
 
 
 def gaussian_matched_gap(sigma: ArrayLike, scale: ArrayLike, beta: ArrayLike) -> NDArray[np.float64] | float:
-    r"""``(σ/β)(sqrt(σ² + s²) − σ)``: the gap at matched KL for independent Gaussian ``r``, ``e``. Broadcasts."""
+    r"""``(σ/β)(sqrt(σ² + s²) − σ)``: the gap at matched KL for independent Gaussian ``r``, ``e``. Broadcasts.
+
+    Examples
+    --------
+    >>> from alignlimits.proxy import gaussian_matched_gap
+    >>> round(gaussian_matched_gap(1.0, 1.0, 2.0), 6)  # (1/2)(sqrt(2) − 1)
+    0.207107
+    """
     sd = np.asarray(sigma, dtype=np.float64)
     s = np.asarray(scale, dtype=np.float64)
     if np.isnan(sd).any() or (sd <= 0).any():
@@ -415,7 +548,16 @@ def gaussian_matched_gap(sigma: ArrayLike, scale: ArrayLike, beta: ArrayLike) ->
 
 def ensemble_error_variance(scale: ArrayLike, rho: ArrayLike, m: ArrayLike) -> NDArray[np.float64] | float:
     r"""Variance of the mean of ``m`` errors of variance ``s²`` and pairwise correlation ``ρ``:
-    ``s²(ρ + (1 − ρ)/m)``. Broadcasts; ``m`` must be a positive integer."""
+    ``s²(ρ + (1 − ρ)/m)``. Broadcasts; ``m`` must be a positive integer.
+
+    Examples
+    --------
+    >>> from alignlimits.proxy import ensemble_error_variance
+    >>> ensemble_error_variance(1.0, 0.5, [1, 4, 100])  # levels off at ρ s² = 0.5
+    array([1.   , 0.625, 0.505])
+    >>> ensemble_error_variance(1.0, 0.0, 4)  # independent errors: s²/m
+    0.25
+    """
     s = np.asarray(scale, dtype=np.float64)
     p = np.asarray(rho, dtype=np.float64)
     n = np.asarray(m)
@@ -445,6 +587,15 @@ def correlated_errors(
     Gaussian errors the members are then exactly jointly Gaussian. For heavy-tailed
     or bump models the marginal shape changes (a mixture), the correlation does not:
     the shared part is what no amount of averaging removes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.proxy import GaussianError, correlated_errors
+    >>> k = 2000
+    >>> e = correlated_errors(GaussianError(1.0), np.zeros(k), np.full(k, 1 / k), 3, 0.5, np.random.default_rng(0))
+    >>> e.shape, np.corrcoef(e).round(1)[0]  # pairwise correlation ρ = 0.5
+    ((3, 2000), array([1. , 0.5, 0.5]))
     """
     if not isinstance(model, ErrorModel):
         raise TypeError(f"model must be an ErrorModel (e.g. GaussianError(scale=1.0)); got {type(model).__name__}.")
@@ -466,6 +617,17 @@ def standardize(member_rewards: ArrayLike, base_probs: ArrayLike) -> NDArray[np.
     To standardise on ``n`` sampled base outcomes instead, pass their empirical
     distribution, ``np.bincount(samples, minlength=k)/n``. The result is invariant to
     ``r̂_j → a_j r̂_j + b_j`` with ``a_j > 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import standardize
+    >>> z = standardize(np.stack([reward, 2 * reward + 1]), base)  # invariant to a r + b, a > 0
+    >>> z.round(4)[0], bool(np.allclose(z[0], z[1]))
+    (array([-0.9012, -0.0819,  0.7373,  2.3758]), True)
+    >>> bool(abs(z[0] @ base) < 1e-12), round(float(z[0] ** 2 @ base), 12)  # mean 0, variance 1 under π0
+    (True, 1.0)
     """
     p0 = as_probabilities(base_probs, "base_probs")
     if p0.ndim != 1:
@@ -505,6 +667,19 @@ def ensemble_reward(
       the disagreement between members at each outcome.
 
     Always ``min ≤ mean ≤ max_j z_j`` outcome by outcome.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> base, reward = np.array([0.4, 0.3, 0.2, 0.1]), np.array([0.0, 1.0, 2.0, 4.0])
+    >>> from alignlimits.proxy import ensemble_reward
+    >>> members = np.stack([reward, reward[::-1]])  # two members that disagree
+    >>> ensemble_reward(members, base, "mean").round(4)
+    array([ 0.1095, -0.181 , -0.1214,  0.3477])
+    >>> ensemble_reward(members, base, "min").round(4)  # the worst case is never above the mean
+    array([-0.9012, -0.2801, -0.9802, -1.6803])
+    >>> ensemble_reward(members, base, "uncertainty", penalty=0.5).round(4)  # mean − 0.5 × variance
+    array([-0.4012, -0.1859, -0.4902, -1.7088])
     """
     if method not in ENSEMBLE_METHODS:
         raise ValueError(f"method must be one of {ENSEMBLE_METHODS}; got {method!r}.")

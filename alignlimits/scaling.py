@@ -45,21 +45,47 @@ def _as_distances(d: ArrayLike) -> NDArray[np.float64]:
 
 
 def bon_form(d: ArrayLike, alpha: float, beta: float) -> NDArray[np.float64]:
-    r"""Gao et al.'s best-of-N form ``R(d) = d (α − β d)``, same shape as ``d`` (``d ≥ 0``)."""
+    r"""Gao et al.'s best-of-N form ``R(d) = d (α − β d)``, same shape as ``d`` (``d ≥ 0``).
+
+    Examples
+    --------
+    >>> from alignlimits.scaling import bon_form
+    >>> bon_form([0.0, 1.0, 2.0], 1.0, 0.25)  # d(α − βd), peak at d = α/(2β) = 2
+    array([0.  , 0.75, 1.  ])
+    """
     x = _as_distances(d)
     return x * (alpha - beta * x)
 
 
 def rl_form(d: ArrayLike, alpha: float, beta: float) -> NDArray[np.float64]:
-    r"""Gao et al.'s RL form ``R(d) = d (α − β log d)``, with ``R(0) = 0`` (the limit ``d log d → 0``)."""
+    r"""Gao et al.'s RL form ``R(d) = d (α − β log d)``, with ``R(0) = 0`` (the limit ``d log d → 0``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.scaling import rl_form
+    >>> rl_form([0.0, 1.0, np.e], 1.0, 0.5).round(6)  # d(α − β log d), 0 at d = 0
+    array([0.      , 1.      , 1.359141])
+    """
     x = _as_distances(d)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = x * (alpha - beta * np.log(x))
-    return np.where(x > 0, out, 0.0)
+    return np.where(x > 0, out, 0.0)[()]  # [()]: a scalar d gives a scalar, as in bon_form
 
 
 def form(name: str):
-    """The form called ``name`` (``"bon"`` or ``"rl"``) as a function ``f(d, α, β)``."""
+    """The form called ``name`` (``"bon"`` or ``"rl"``) as a function ``f(d, α, β)``.
+
+    Examples
+    --------
+    >>> from alignlimits.scaling import bon_form, form
+    >>> form("bon") is bon_form
+    True
+    >>> form("ppo")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown form 'ppo'; choose one of bon, rl.
+    """
     if name == "bon":
         return bon_form
     if name == "rl":
@@ -81,6 +107,15 @@ class FormFit:
     residuals : ``R_i − f(d_i)``, shape ``(n,)``.
     rms : root-mean-square residual; ``relative_rms`` is ``rms / max|R_i|``.
     max_abs : largest absolute residual.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.scaling import fit_form, rl_form
+    >>> d = np.linspace(0.1, 2.0, 10)
+    >>> fit = fit_form(d**2, rl_form(d, 1.0, 0.5), "rl")
+    >>> round(fit.alpha, 6), round(fit.beta, 6), [round(x, 6) for x in fit.peak]  # d* = e^{α/β − 1}, R* = β d*
+    (1.0, 0.5, [2.718282, 1.359141])
     """
 
     form: str
@@ -127,6 +162,17 @@ def fit_form(kl: ArrayLike, gain: ArrayLike, name: str = "bon") -> FormFit:
     FormFit
         Parameters, standard errors and residuals. Needs at least three points with
         ``KL > 0`` (two parameters and one degree of freedom for the residuals).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.scaling import bon_form, fit_form
+    >>> d = np.linspace(0.1, 2.0, 10)
+    >>> fit = fit_form(d**2, bon_form(d, 1.0, 0.25), "bon")  # recovers the parameters of an exact curve
+    >>> round(fit.alpha, 6), round(fit.beta, 6), bool(fit.rms < 1e-12)
+    (1.0, 0.25, True)
+    >>> [round(x, 6) for x in fit.peak], round(float(fit(2.0)), 6)
+    ([2.0, 1.0], 1.0)
     """
     f = form(name)
     k = as_finite_array(kl, "kl")
@@ -174,6 +220,13 @@ def frontier_bon_form(
     ``Δ*(d) = σ√2 d + κ3 d²/(3σ²) + O(d³)``, so ``α = sqrt(2 σ²)`` and ``β = −κ3/(3σ²)``
     (``σ² = variance`` and ``κ3 = third_cumulant`` of the reward under ``π0``; broadcasts).
     A right-skewed reward (``κ3 > 0``) gives ``β < 0``: the frontier curves *up* in ``d``.
+
+    Examples
+    --------
+    >>> from alignlimits.scaling import frontier_bon_form
+    >>> alpha, beta = frontier_bon_form(1.0, 2.0)  # σ² = 1, κ3 = 2 (right-skewed)
+    >>> round(float(alpha), 6), round(float(beta), 6)  # sqrt(2) and −2/3: the frontier curves up
+    (1.414214, -0.666667)
     """
     var = np.asarray(variance, dtype=np.float64)
     k3 = np.asarray(third_cumulant, dtype=np.float64)

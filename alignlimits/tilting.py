@@ -17,7 +17,8 @@ Every quantity is computed in log space from the log-ratio ``log(π_β/π0)``, s
 gives finite values with full relative precision (see ``_log_ratio``).
 
 All functions take plain arrays: ``base_probs`` and ``rewards`` of shape ``(k,)`` and
-``beta`` a scalar or a 1-D grid of shape ``(m,)``.
+``beta`` a scalar or a 1-D grid of shape ``(m,)``. As in scipy, a scalar β (or KL
+budget) gives scalar results and a grid gives arrays of shape ``(m,)``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from alignlimits._validation import (
     as_kl_budgets,
     as_probabilities,
     check_same_shape,
+    squeeze_fields,
 )
 
 __all__ = [
@@ -51,13 +53,19 @@ __all__ = [
 ]
 
 
+#: The fields of :class:`Frontier` that hold one value per β.
+FRONTIER_FIELDS = ("beta", "kl", "reverse_kl", "gain", "jeffreys")
+
 #: Size of the (β, outcome) blocks the frontier is computed in (see ``frontier``).
 _BLOCK_ELEMENTS = 1 << 15
 
 
 @dataclass(frozen=True)
 class Frontier:
-    """Points ``π_β`` of the optimal KL–reward frontier, one per β (arrays of shape ``(m,)``).
+    """Points ``π_β`` of the optimal KL–reward frontier, one per β.
+
+    Every field but ``base_mean`` has shape ``(m,)`` for a grid of ``m`` values of β
+    and is a scalar (``np.float64``) for a scalar β.
 
     Attributes
     ----------
@@ -67,6 +75,17 @@ class Frontier:
     gain : ``E_{π_β}[r] − E_{π0}[r]``, the optimal reward gain.
     jeffreys : ``KL + reverse KL``; equals ``gain / β``.
     base_mean : ``E_{π0}[r]`` (a float).
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import frontier
+    >>> f = frontier([0.5, 0.5], [0.0, 1.0], 1.0)
+    >>> round(float(f.gain), 6), round(float(f.kl), 6), f.base_mean
+    (0.231059, 0.110944, 0.5)
+    >>> round(float(f.expected_reward), 6)  # base_mean + gain = e/(1 + e)
+    0.731059
+    >>> frontier([0.5, 0.5], [0.0, 1.0], [0.5, 2.0]).gain.round(6)  # a grid gives arrays
+    array([0.380797, 0.122459])
     """
 
     beta: NDArray[np.float64]
@@ -81,10 +100,9 @@ class Frontier:
         """``E_{π_β}[r] = base_mean + gain``."""
         return self.base_mean + self.gain
 
-    def as_dict(self) -> dict[str, list[float]]:
-        """Plain lists per column, e.g. for ``json.dumps`` or ``pandas.DataFrame``."""
-        cols = ("beta", "kl", "reverse_kl", "gain", "jeffreys")
-        return {c: np.asarray(getattr(self, c)).tolist() for c in cols}
+    def as_dict(self) -> dict[str, list[float] | float]:
+        """Plain lists per column (floats for a scalar β), e.g. for ``json.dumps`` or ``pandas.DataFrame``."""
+        return {c: np.asarray(getattr(self, c)).tolist() for c in FRONTIER_FIELDS}
 
 
 def _log_ratio(p0: NDArray, r: NDArray, betas: NDArray) -> tuple[NDArray, NDArray]:
@@ -129,6 +147,14 @@ def log_tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDAr
 
     Returns shape ``(k,)`` for a scalar ``beta`` and ``(m, k)`` for a grid of ``m``.
     Outcomes with ``π0 = 0`` get ``-inf``.
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import log_tilt
+    >>> log_tilt([0.5, 0.5], [0.0, 1.0], 1.0).round(6)  # log(1/(1+e)), log(e/(1+e))
+    array([-1.313262, -0.313262])
+    >>> log_tilt([0.5, 0.5], [0.0, 1.0], [1.0, 2.0]).shape
+    (2, 2)
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     betas = as_betas(beta)
@@ -142,12 +168,30 @@ def tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[
     r"""The Gibbs tilt ``π_β = π0 e^{r/β} / Z_β`` (a softmax of ``log π0 + r/β``).
 
     Shapes as in :func:`log_tilt`; each row sums to one.
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import tilt
+    >>> tilt([0.5, 0.5], [0.0, 1.0], 1.0).round(6)  # softmax of (0, 1)
+    array([0.268941, 0.731059])
+    >>> tilt([0.5, 0.5], [0.0, 1.0], float("inf")).round(6)  # beta = inf: the base policy
+    array([0.5, 0.5])
     """
     return np.exp(log_tilt(base_probs, rewards, beta))
 
 
 def log_partition(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[np.float64] | float:
-    r"""``log Z_β = log Σ_i π0(i) e^{r_i/β}`` — the optimal value is ``β log Z_β``."""
+    r"""``log Z_β = log Σ_i π0(i) e^{r_i/β}`` — the optimal value is ``β log Z_β``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.tilting import log_partition
+    >>> round(log_partition([0.5, 0.5], [0.0, 1.0], 1.0), 6)  # log((1 + e)/2)
+    0.620115
+    >>> round(log_partition([0.5, 0.5], [0.0, 1000.0], 1e-3), 3)  # e^{1e6} never formed
+    999999.307
+    """
     p0, r = as_discrete_problem(base_probs, rewards)
     betas = as_betas(beta)
     _, out = _log_ratio(p0, r, np.atleast_1d(betas))
@@ -176,10 +220,22 @@ def frontier(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> Fron
     Returns
     -------
     Frontier
-        Arrays of shape ``(m,)`` (``(1,)`` for a scalar β).
+        Arrays of shape ``(m,)``; scalars for a scalar β.
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import frontier
+    >>> f = frontier([0.5, 0.5], [0.0, 1.0], 1.0)  # a scalar beta gives scalar fields
+    >>> round(float(f.gain), 6), round(float(f.kl), 6), round(float(f.reverse_kl), 6)
+    (0.231059, 0.110944, 0.120115)
+    >>> round(float(f.gain - f.beta * f.jeffreys), 12)  # the Jeffreys identity
+    0.0
+    >>> frontier([0.5, 0.5], [0.0, 1.0], [0.5, 1.0, 2.0]).kl.round(6)  # a grid gives arrays
+    array([0.327813, 0.110944, 0.0303  ])
     """
     p0, r = as_discrete_problem(base_probs, rewards)
-    betas = np.atleast_1d(as_betas(beta))
+    beta_in = as_betas(beta)
+    betas = np.atleast_1d(beta_in)
     base_mean = float(p0 @ r)
     kl_fwd, kl_rev, gain = (np.empty(betas.size) for _ in range(3))
     # Blocks of β keep the (block, k) temporaries cache-sized: one pass over a huge
@@ -193,7 +249,7 @@ def frontier(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> Fron
         kl_rev[rows] = np.maximum(-(log_ratio @ p0), 0.0)
         # Centring keeps the gain accurate when π_β ≈ π0 (large β).
         gain[rows] = pi @ (r - base_mean)
-    return Frontier(
+    front = Frontier(
         beta=betas,
         kl=kl_fwd,
         reverse_kl=kl_rev,
@@ -201,6 +257,7 @@ def frontier(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> Fron
         jeffreys=kl_fwd + kl_rev,
         base_mean=base_mean,
     )
+    return squeeze_fields(front, beta_in.ndim == 0, FRONTIER_FIELDS)
 
 
 def max_kl(base_probs: ArrayLike, rewards: ArrayLike) -> float:
@@ -208,6 +265,14 @@ def max_kl(base_probs: ArrayLike, rewards: ArrayLike) -> float:
 
     ``r_top`` is the largest reward on the support of ``π0``; tied maximisers pool
     their mass. Budgets at or above this value are spent by the greedy policy.
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import max_kl
+    >>> round(max_kl([0.5, 0.5], [0.0, 1.0]), 6)  # -log 0.5
+    0.693147
+    >>> round(max_kl([0.25, 0.25, 0.5], [1.0, 1.0, 0.0]), 6)  # tied maximisers pool their mass
+    0.693147
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     support = p0 > 0
@@ -216,7 +281,14 @@ def max_kl(base_probs: ArrayLike, rewards: ArrayLike) -> float:
 
 
 def greedy_gain(base_probs: ArrayLike, rewards: ArrayLike) -> float:
-    r"""The largest possible gain, ``max_{π0>0} r − E_{π0}[r]`` (the β → 0 limit)."""
+    r"""The largest possible gain, ``max_{π0>0} r − E_{π0}[r]`` (the β → 0 limit).
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import greedy_gain
+    >>> greedy_gain([0.5, 0.5], [0.0, 1.0])  # 1 - 0.5
+    0.5
+    """
     p0, r = as_discrete_problem(base_probs, rewards)
     return float(r[p0 > 0].max() - p0 @ r)
 
@@ -238,6 +310,19 @@ def beta_for_kl(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike)
     ValueError
         If a budget is negative, NaN, or not below :func:`max_kl` (no β > 0 reaches
         it; use :func:`max_gain` for the constrained optimum, which is then greedy).
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import beta_for_kl, frontier
+    >>> beta = beta_for_kl([0.5, 0.5], [0.0, 1.0], 0.1)
+    >>> round(beta, 6), round(float(frontier([0.5, 0.5], [0.0, 1.0], beta).kl), 12)
+    (1.059947, 0.1)
+    >>> beta_for_kl([0.5, 0.5], [0.0, 1.0], 0.0)  # no budget: the base policy
+    inf
+    >>> beta_for_kl([0.5, 0.5], [0.0, 1.0], 1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: KL budget 1 is unreachable: every tilted policy has KL(π_β‖π0) < 0.693147 = −log π0(argmax r), ...
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     budgets = as_kl_budgets(kl_budget, allow_inf=True)
@@ -252,6 +337,14 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
     ``Δ*(ε) = gain(β_ε)`` with ``β_ε`` from :func:`beta_for_kl`, which by the
     Jeffreys identity equals ``β_ε (ε + KL(π0‖π_{β_ε}))``. Budgets at or above
     :func:`max_kl` leave the constraint slack and give :func:`greedy_gain`.
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import max_gain
+    >>> round(max_gain([0.5, 0.5], [0.0, 1.0], 0.1), 6)
+    0.219795
+    >>> max_gain([0.5, 0.5], [0.0, 1.0], [0.0, 1.0])  # no budget; a budget past the ceiling is greedy
+    array([0. , 0.5])
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     budgets = as_kl_budgets(kl_budget, allow_inf=True)
@@ -265,7 +358,7 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
             gains.append(0.0)
         else:
             try:
-                gains.append(float(frontier(p0, r, _solve_beta(p0, r, float(eps), ceiling)).gain[0]))
+                gains.append(float(frontier(p0, r, _solve_beta(p0, r, float(eps), ceiling)).gain))
             except BudgetAtCeiling:
                 gains.append(top)  # the tilt is numerically the greedy policy
     out = np.array(gains)
@@ -277,6 +370,15 @@ def penalized_objective(policy: ArrayLike, base_probs: ArrayLike, rewards: Array
 
     By the Gibbs variational identity this equals ``β log Z_β − β KL(π‖π_β)``, so
     it is maximised by ``π_β`` alone. Returns ``-inf`` if ``π`` leaves the support of ``π0``.
+
+    Examples
+    --------
+    >>> from alignlimits.tilting import penalized_objective, tilt
+    >>> base, reward = [0.5, 0.5], [0.0, 1.0]
+    >>> round(penalized_objective(tilt(base, reward, 1.0), base, reward, 1.0), 6)  # beta log Z
+    0.620115
+    >>> round(penalized_objective(base, base, reward, 1.0), 6)  # the base policy scores less
+    0.5
     """
     from alignlimits.divergences import kl  # local: keeps the import graph acyclic and light
 
@@ -306,7 +408,7 @@ def _solve_beta(p0: NDArray, r: NDArray, eps: float, ceiling: float) -> float:
 
     sd = float(np.sqrt(p0 @ (r - p0 @ r) ** 2))
     try:
-        return beta_for_budget(lambda beta: float(frontier(p0, r, beta).kl[0]), eps, sd)
+        return beta_for_budget(lambda beta: float(frontier(p0, r, beta).kl), eps, sd)
     except BudgetAtCeiling:
         raise BudgetAtCeiling(
             f"KL budget {eps:.17g} is within rounding of the ceiling {ceiling:.17g}: "

@@ -47,7 +47,14 @@ from scipy.special import expit, lambertw, log_expit, logit, rel_entr
 
 from alignlimits import tilting
 from alignlimits._roots import BudgetAtCeiling, beta_for_budget
-from alignlimits._validation import as_betas, as_finite_array, as_kl_budgets, as_probabilities, check_same_shape
+from alignlimits._validation import (
+    as_betas,
+    as_finite_array,
+    as_kl_budgets,
+    as_probabilities,
+    check_same_shape,
+    squeeze_fields,
+)
 
 __all__ = [
     "Bernoulli",
@@ -63,7 +70,19 @@ __all__ = [
 
 
 class RewardLaw(ABC):
-    """Base class: the law of the reward under the base policy ``π0``."""
+    """Base class: the law of the reward under the base policy ``π0``.
+
+    Examples
+    --------
+    Every law shares this interface (here the Gaussian, whose frontier is the √KL law):
+
+    >>> from alignlimits.toys import Gaussian, RewardLaw
+    >>> law = Gaussian(0.0, 2.0)
+    >>> isinstance(law, RewardLaw), law.mean, law.std, law.max_gain
+    (True, 0.0, 2.0, inf)
+    >>> float(law.frontier(2.0).gain), law.gain_at_kl(0.5)  # σ²/β and σ·sqrt(2ε)
+    (2.0, 2.0)
+    """
 
     name: str = "reward law"
 
@@ -83,7 +102,7 @@ class RewardLaw(ABC):
 
     @abstractmethod
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
-        """The exact frontier at each β (arrays of shape ``(m,)``)."""
+        """The exact frontier at each β (arrays of shape ``(m,)``; scalars for a scalar β)."""
 
     # Optional descriptions used by the generic numerical frontier. A law defines
     # either ``atoms`` (discrete) or ``logpdf`` and ``support`` (continuous).
@@ -121,26 +140,39 @@ class RewardLaw(ABC):
         """``sup_β Δ(β) = sup r − E_π0 r`` (``inf`` for unbounded rewards)."""
         return self.support[1] - self.mean
 
-    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64]:
-        """``Δ*(ε)``: the largest gain of any policy with ``KL(π‖π0) ≤ ε`` (shape of ``kl``, ≥ 1-D).
+    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64] | float:
+        """``Δ*(ε)``: the largest gain of any policy with ``KL(π‖π0) ≤ ε``.
+
+        A float for a scalar ``kl``, else shape ``(n,)``.
 
         Discrete laws use :func:`alignlimits.tilting.max_gain`; continuous ones solve
         ``KL(π_β‖π0) = ε`` for β with Brent's method on this law's exact frontier.
         Subclasses with a closed-form inverse override it.
         """
-        budgets = np.atleast_1d(as_kl_budgets(kl, "kl"))
+        budgets = as_kl_budgets(kl, "kl")
         pmf = self.atoms()
         if pmf is not None:
-            return np.atleast_1d(tilting.max_gain(pmf[1], pmf[0], budgets))
-        return np.array([0.0 if e == 0 else float(self.frontier(self._beta_for_kl(e)).gain[0]) for e in budgets])
+            return tilting.max_gain(pmf[1], pmf[0], budgets)
+        out = np.array([0.0 if e == 0 else float(self.frontier(self._beta_for_kl(e)).gain) for e in np.ravel(budgets)])
+        return _scalar_if(budgets, out)
 
     def _beta_for_kl(self, eps: float) -> float:
         try:
-            return beta_for_budget(lambda beta: float(self.frontier(beta).kl[0]), eps, self.std, beta_min=self.beta_min)
+            return beta_for_budget(lambda beta: float(self.frontier(beta).kl), eps, self.std, beta_min=self.beta_min)
         except BudgetAtCeiling:
             raise ValueError(
                 f"KL budget {eps!r} is beyond what any β > {self.beta_min} reaches for {self!r}."
             ) from None
+
+
+def _scalar_if(requested: NDArray, out: NDArray[np.float64]) -> NDArray[np.float64] | float:
+    """A float when the request (β or budget) was a scalar, else the array ``out``."""
+    return float(out[0]) if np.ndim(requested) == 0 else out
+
+
+def _point(front: tilting.Frontier, beta: ArrayLike) -> tilting.Frontier:
+    """The frontier with scalar fields when ``beta`` was a scalar (the package's convention)."""
+    return squeeze_fields(front, np.ndim(beta) == 0, tilting.FRONTIER_FIELDS)
 
 
 def _check_n(n: int) -> int:
@@ -151,7 +183,20 @@ def _check_n(n: int) -> int:
 
 @dataclass(frozen=True)
 class Gaussian(RewardLaw):
-    """Gaussian rewards ``r ~ N(mu, sigma²)`` under ``π0``."""
+    """Gaussian rewards ``r ~ N(mu, sigma²)`` under ``π0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.toys import Gaussian
+    >>> f = Gaussian(0.0, 2.0).frontier(2.0)  # gain σ²/β, KL σ²/(2β²)
+    >>> float(f.gain), float(f.kl), float(f.reverse_kl)
+    (2.0, 0.5, 0.5)
+    >>> Gaussian(0.0, 2.0).gain_at_kl([0.5, 2.0])  # σ·sqrt(2ε)
+    array([2., 4.])
+    >>> Gaussian().sample(3, np.random.default_rng(0)).round(6)
+    array([ 0.12573 , -0.132105,  0.640423])
+    """
 
     mu: float = 0.0
     sigma: float = 1.0
@@ -176,7 +221,8 @@ class Gaussian(RewardLaw):
         b = np.atleast_1d(as_betas(beta))
         gain = self.sigma**2 / b
         kl = self.sigma**2 / (2 * b**2)
-        return tilting.Frontier(beta=b, kl=kl, reverse_kl=kl.copy(), gain=gain, jeffreys=2 * kl, base_mean=self.mean)
+        front = tilting.Frontier(beta=b, kl=kl, reverse_kl=kl.copy(), gain=gain, jeffreys=2 * kl, base_mean=self.mean)
+        return _point(front, beta)
 
     def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
         z = (np.asarray(x, dtype=np.float64) - self.mu) / self.sigma
@@ -186,14 +232,26 @@ class Gaussian(RewardLaw):
     def support(self) -> tuple[float, float]:
         return -np.inf, np.inf
 
-    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64]:
+    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64] | float:
         """``Δ*(ε) = σ sqrt(2ε)`` exactly."""
-        return self.sigma * np.sqrt(2 * np.atleast_1d(as_kl_budgets(kl, "kl")))
+        budgets = as_kl_budgets(kl, "kl")
+        return _scalar_if(budgets, self.sigma * np.sqrt(2 * np.atleast_1d(budgets)))
 
 
 @dataclass(frozen=True)
 class Bernoulli(RewardLaw):
-    """Binary rewards: ``r = 1`` with probability ``p`` under ``π0``, else 0."""
+    """Binary rewards: ``r = 1`` with probability ``p`` under ``π0``, else 0.
+
+    Examples
+    --------
+    >>> from alignlimits.toys import Bernoulli
+    >>> coin = Bernoulli(0.5)
+    >>> f = coin.frontier(1.0)  # p_β = expit(0 + 1/β) = e/(1 + e)
+    >>> round(float(f.gain), 6), round(float(f.kl), 6)
+    (0.231059, 0.110944)
+    >>> round(coin.max_kl, 6), coin.max_gain  # -log p and 1 - p: the gain saturates
+    (0.693147, 0.5)
+    """
 
     p: float = 0.5
     name: str = "Bernoulli"
@@ -220,7 +278,8 @@ class Bernoulli(RewardLaw):
         kl = rel_entr(p_b, self.p) + rel_entr(q_b, 1 - self.p)
         # Reverse KL from log-probabilities: log(1 − p_b) stays finite even when p_b rounds to 1.
         rkl = self.p * (np.log(self.p) - log_expit(z)) + (1 - self.p) * (np.log1p(-self.p) - log_expit(-z))
-        return tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=p_b - self.p, jeffreys=kl + rkl, base_mean=self.p)
+        front = tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=p_b - self.p, jeffreys=kl + rkl, base_mean=self.p)
+        return _point(front, beta)
 
     def atoms(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         return np.array([0.0, 1.0]), np.array([1 - self.p, self.p])
@@ -228,7 +287,19 @@ class Bernoulli(RewardLaw):
 
 @dataclass(frozen=True, eq=False)
 class Categorical(RewardLaw):
-    """A discrete reward law: reward ``values[i]`` with probability ``probs[i]``."""
+    """A discrete reward law: reward ``values[i]`` with probability ``probs[i]``.
+
+    Examples
+    --------
+    >>> from alignlimits.toys import Categorical
+    >>> law = Categorical([0.0, 1.0, 3.0], [0.5, 0.3, 0.2])
+    >>> round(law.mean, 6), round(law.std, 6)
+    (0.9, 1.135782)
+    >>> round(float(law.frontier(1.0).gain), 6), round(law.gain_at_kl(0.2), 6)
+    (1.512862, 0.77411)
+    >>> round(law.max_kl, 6)  # -log 0.2
+    1.609438
+    """
 
     values: NDArray[np.float64]
     probs: NDArray[np.float64]
@@ -268,6 +339,20 @@ class Exponential(RewardLaw):
 
     ``E e^{r/β}`` is finite only for ``β > 1/rate``: a smaller β has no tilt (the
     penalised objective is unbounded), and :meth:`frontier` refuses it.
+
+    Examples
+    --------
+    >>> from alignlimits.toys import Exponential
+    >>> law = Exponential(1.0)
+    >>> f = law.frontier(2.0)  # t = θ/(θ − 1/β) = 2: gain (t − 1)/θ, KL t − 1 − log t
+    >>> float(f.gain), round(float(f.kl), 6)
+    (1.0, 0.306853)
+    >>> round(law.gain_at_kl(0.306853), 5)  # the closed-form inverse
+    1.0
+    >>> law.frontier(0.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Exponential(rate=1.0) rewards have E[exp(r/β)] = inf for β <= 1/rate = 1; got β = 0.5. ...
     """
 
     rate: float = 1.0
@@ -308,9 +393,10 @@ class Exponential(RewardLaw):
         u = 1.0 / (self.rate * b - 1.0)
         kl = u - np.log1p(u)
         rkl = np.log1p(u) - u / (1.0 + u)
-        return tilting.Frontier(
+        front = tilting.Frontier(
             beta=b, kl=kl, reverse_kl=rkl, gain=u / self.rate, jeffreys=kl + rkl, base_mean=self.mean
         )
+        return _point(front, beta)
 
     def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
         x = np.asarray(x, dtype=np.float64)
@@ -321,9 +407,10 @@ class Exponential(RewardLaw):
     def support(self) -> tuple[float, float]:
         return 0.0, np.inf
 
-    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64]:
+    def gain_at_kl(self, kl: ArrayLike) -> NDArray[np.float64] | float:
         """``Δ*(ε) = (t − 1)/θ`` with ``t = −W_{−1}(−e^{−1−ε})`` solving ``t − 1 − log t = ε``."""
-        budgets = np.atleast_1d(as_kl_budgets(kl, "kl"))
+        requested = as_kl_budgets(kl, "kl")
+        budgets = np.atleast_1d(requested)
         # W_{-1} loses precision as ε → 0 (t → 1 sits at its branch point), so solve for
         # u = t − 1 with Newton on u − log1p(u) = ε, started from W_{-1} or, for small ε,
         # from the series u ≈ sqrt(2ε) + 2ε/3.
@@ -336,12 +423,22 @@ class Exponential(RewardLaw):
         for _ in range(4):
             safe = np.where(u > 0, u, 1.0)
             u = np.where(u > 0, u - (safe - np.log1p(safe) - budgets) * (1 + safe) / safe, 0.0)
-        return u / self.rate
+        return _scalar_if(requested, u / self.rate)
 
 
 @dataclass(frozen=True)
 class Uniform(RewardLaw):
-    """Bounded rewards ``r ~ U(a, b)`` under ``π0``: the gain saturates at ``(b − a)/2``."""
+    """Bounded rewards ``r ~ U(a, b)`` under ``π0``: the gain saturates at ``(b − a)/2``.
+
+    Examples
+    --------
+    >>> from alignlimits.toys import Uniform
+    >>> law = Uniform(0.0, 1.0)
+    >>> round(float(law.frontier(1.0).gain), 6), round(float(law.frontier(0.01).gain), 6)
+    (0.081977, 0.49)
+    >>> law.max_gain  # the gain saturates at (b − a)/2
+    0.5
+    """
 
     a: float = 0.0
     b: float = 1.0
@@ -369,9 +466,10 @@ class Uniform(RewardLaw):
         lang = _langevin(x)
         rkl = _log_sinhc(x)
         kl = np.maximum(x * lang - rkl, 0.0)
-        return tilting.Frontier(
+        front = tilting.Frontier(
             beta=b, kl=kl, reverse_kl=rkl, gain=0.5 * width * lang, jeffreys=kl + rkl, base_mean=self.mean
         )
+        return _point(front, beta)
 
     def logpdf(self, x: ArrayLike) -> NDArray[np.float64]:
         x = np.asarray(x, dtype=np.float64)
@@ -410,18 +508,38 @@ def _log_sinhc(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(small, series, np.where(large, big, mid))
 
 
-def sqrt_kl_bound(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64]:
+def sqrt_kl_bound(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64] | float:
     r"""The "√KL law" ``σ·sqrt(2·KL)`` with ``σ`` the law's standard deviation under ``π0``.
 
     It is the exact frontier for Gaussian rewards only; compare with :func:`gain_at_kl`.
+    A float for a scalar ``kl``, else shape ``(n,)``.
+
+    Examples
+    --------
+    >>> from alignlimits.toys import Gaussian, Uniform, gain_at_kl, sqrt_kl_bound
+    >>> round(sqrt_kl_bound(Uniform(0.0, 1.0), 0.5), 6)  # σ = 1/sqrt(12)
+    0.288675
+    >>> round(gain_at_kl(Uniform(0.0, 1.0), 0.5), 6)  # bounded rewards fall short of it
+    0.27373
+    >>> sqrt_kl_bound(Gaussian(), [0.5, 2.0]) == gain_at_kl(Gaussian(), [0.5, 2.0])  # exact for Gaussians
+    array([ True,  True])
     """
-    return law.std * np.sqrt(2.0 * np.atleast_1d(as_kl_budgets(kl, "kl")))
+    budgets = as_kl_budgets(kl, "kl")
+    return _scalar_if(budgets, law.std * np.sqrt(2.0 * np.atleast_1d(budgets)))
 
 
-def gain_at_kl(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64]:
-    r"""``Δ*(ε) = max {E_π r − E_π0 r : KL(π‖π0) ≤ ε}`` for each budget (shape ``(n,)``).
+def gain_at_kl(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64] | float:
+    r"""``Δ*(ε) = max {E_π r − E_π0 r : KL(π‖π0) ≤ ε}`` for each budget (a float for a scalar, else shape ``(n,)``).
 
     Budgets beyond a discrete law's :attr:`RewardLaw.max_kl` give its greedy gain.
+
+    Examples
+    --------
+    >>> from alignlimits.toys import Bernoulli, Exponential, gain_at_kl
+    >>> round(gain_at_kl(Exponential(1.0), 0.306853), 5)
+    1.0
+    >>> gain_at_kl(Bernoulli(0.5), [0.0, 10.0])  # nothing at KL 0; greedy beyond -log p
+    array([0. , 0.5])
     """
     return law.gain_at_kl(kl)
 
@@ -440,6 +558,13 @@ def numerical_frontier(law: RewardLaw, beta: ArrayLike) -> tilting.Frontier:
     * KL ``= λ · gain − reverse KL``  (``log(π_β/π0) = λ(x − μ0) − reverse KL``).
 
     It never uses a law's closed form, so it is the independent check of them.
+
+    Examples
+    --------
+    >>> from alignlimits.toys import Exponential, numerical_frontier
+    >>> f = numerical_frontier(Exponential(1.0), 2.0)  # by quadrature, not the closed form
+    >>> round(float(f.gain), 9), round(float(f.kl), 9)
+    (1.0, 0.306852819)
     """
     pmf = law.atoms()
     if pmf is not None:
@@ -451,7 +576,8 @@ def numerical_frontier(law: RewardLaw, beta: ArrayLike) -> tilting.Frontier:
     rev, gain = np.array([_tilted_moments(law, 1.0 / b, base_mean) for b in betas]).T
     kl = np.maximum(gain / betas - rev, 0.0)
     rev = np.maximum(rev, 0.0)
-    return tilting.Frontier(beta=betas, kl=kl, reverse_kl=rev, gain=gain, jeffreys=kl + rev, base_mean=base_mean)
+    front = tilting.Frontier(beta=betas, kl=kl, reverse_kl=rev, gain=gain, jeffreys=kl + rev, base_mean=base_mean)
+    return _point(front, beta)
 
 
 def _tilted_moments(law: RewardLaw, lam: float, centre: float) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from alignlimits import tilting
 
 def per_beta_loop(base: np.ndarray, reward: np.ndarray, betas: np.ndarray) -> np.ndarray:
     """The baseline: one scalar call per β (what a naive user would write)."""
-    return np.array([tilting.frontier(base, reward, b).gain[0] for b in betas])
+    return np.array([tilting.frontier(base, reward, b).gain for b in betas])
 
 
 def best_time(fn, repeats: int) -> float:

@@ -77,14 +77,14 @@ def test_plug_in_identities(rewards: list[float], beta: float) -> None:
     w = softmax(r / beta)
     entropy = -np.sum(w * np.log(np.where(w > 0, w, 1.0)))
     scale = 1 + np.abs(r).max()
-    assert fit.gain[0] == pytest.approx(w @ r - r.mean(), abs=1e-12 * scale)
+    assert fit.gain == pytest.approx(w @ r - r.mean(), abs=1e-12 * scale)
     cov_form = np.mean((r - r.mean()) * w) * n  # Ĉov(r, e^{r/β})/Ê[e^{r/β}] with e^{r/β} ∝ w
-    assert fit.gain[0] == pytest.approx(cov_form, abs=1e-12 * scale)
-    assert fit.kl[0] == pytest.approx(np.log(n) - entropy, abs=1e-12 * scale)
-    assert fit.kl[0] <= np.log(n) + 1e-12
-    assert fit.kl[0] <= np.log(n / fit.ess_min[0]) + 1e-9  # Rényi-2 ≤ Shannon entropy
-    assert fit.jeffreys[0] * beta == pytest.approx(fit.gain[0], abs=1e-11 * scale)
-    assert 1 - 1e-9 <= fit.ess_min[0] <= n + 1e-9
+    assert fit.gain == pytest.approx(cov_form, abs=1e-12 * scale)
+    assert fit.kl == pytest.approx(np.log(n) - entropy, abs=1e-12 * scale)
+    assert fit.kl <= np.log(n) + 1e-12
+    assert fit.kl <= np.log(n / fit.ess_min) + 1e-9  # Rényi-2 ≤ Shannon entropy
+    assert fit.jeffreys * beta == pytest.approx(fit.gain, abs=1e-11 * scale)
+    assert 1 - 1e-9 <= fit.ess_min <= n + 1e-9
 
 
 @settings(max_examples=40, deadline=None)
@@ -111,15 +111,15 @@ def test_huge_reward_over_beta_stays_finite() -> None:
     r = np.array([0.0, 1e4, 5e3, -2e4])
     fit = est.estimate_frontier(r, 1.0)  # r/β up to 1e4: e^{r/β} would overflow
     assert np.isfinite([fit.kl, fit.reverse_kl, fit.gain, fit.ess_min]).all()
-    assert fit.gain[0] == pytest.approx(1e4 - r.mean())
-    assert fit.kl[0] == pytest.approx(np.log(4))
+    assert fit.gain == pytest.approx(1e4 - r.mean())
+    assert fit.kl == pytest.approx(np.log(4))
 
 
 def test_ties_at_the_top_lower_the_ceiling() -> None:
     r = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.5])
     assert est.kl_ceiling(r) == pytest.approx(np.log(6 / 2))
     fit = est.estimate_frontier(r, 1e-6)
-    assert fit.kl[0] == pytest.approx(np.log(3))
+    assert fit.kl == pytest.approx(np.log(3))
 
 
 # ---------------------------------------------------------------- invariances
@@ -179,7 +179,7 @@ def test_prompt_aggregation_equals_per_prompt_average() -> None:
 def test_khat_recovers_a_known_pareto_tail(shape: float) -> None:
     # exponential rewards with mean `shape` at β = 1 give Pareto weights of tail index `shape`
     r = np.random.default_rng(4).exponential(shape, size=20_000)
-    assert est.pareto_khat(r, 1.0)[0, 0] == pytest.approx(shape, abs=0.08)
+    assert est.pareto_khat(r, 1.0)[0] == pytest.approx(shape, abs=0.08)
 
 
 def test_khat_flags_heavy_tails_and_small_beta() -> None:
@@ -188,7 +188,7 @@ def test_khat_flags_heavy_tails_and_small_beta() -> None:
     assert gauss.reliable.tolist() == [False, True]
     assert gauss.khat[0] > est.khat_threshold(4000) > gauss.khat[1]
     heavy = est.estimate_frontier(rng.exponential(1.0, size=4000), 1.0)  # Pareto(1) weights: infinite mean
-    assert heavy.khat[0] > 0.7 and not heavy.reliable[0]
+    assert heavy.khat > 0.7 and not heavy.reliable
 
 
 def test_khat_undefined_cases_are_nan_and_ess_decides() -> None:
@@ -206,10 +206,10 @@ def test_reliable_needs_the_given_fraction_of_prompts() -> None:
     r = rng.normal(size=400)
     r[ids == 0] *= 20  # one wild prompt: its weights collapse onto one sample
     fit = est.estimate_frontier(r, 1.0, ids)
-    assert fit.per_prompt["ess"][0, 0] < 10 <= fit.per_prompt["ess"][1:, 0].min()
-    assert fit.reliable_fraction[0] == pytest.approx(0.9)
-    assert fit.reliable[0]
-    assert not est.estimate_frontier(r, 1.0, ids, min_reliable_fraction=1.0).reliable[0]
+    assert fit.per_prompt["ess"][0] < 10 <= fit.per_prompt["ess"][1:].min()
+    assert fit.reliable_fraction == pytest.approx(0.9)
+    assert fit.reliable
+    assert not est.estimate_frontier(r, 1.0, ids, min_reliable_fraction=1.0).reliable
     with pytest.raises(ValueError, match="min_reliable_fraction"):
         est.estimate_frontier(r, 1.0, ids, min_reliable_fraction=0.0)
 
@@ -251,8 +251,8 @@ def test_bias_correction_formula_and_jeffreys() -> None:
     w = softmax(r / beta, axis=1)
     m = (w * r).sum(axis=1)
     expected = (m - r.mean(axis=1) + (w**2 * (r - m[:, None])).sum(axis=1)).mean()
-    assert fit.gain[0] == pytest.approx(expected, rel=1e-12)
-    assert fit.jeffreys[0] * beta == pytest.approx(fit.gain[0], rel=1e-10)
+    assert fit.gain == pytest.approx(expected, rel=1e-12)
+    assert fit.jeffreys * beta == pytest.approx(fit.gain, rel=1e-10)
 
 
 @pytest.mark.parametrize("law", [toys.Gaussian(0.0, 1.0), toys.Bernoulli(0.3)], ids=lambda x: x.name)
@@ -265,10 +265,10 @@ def test_plug_in_is_biased_low_and_the_correction_removes_most_of_it(law: toys.R
     raw = est.estimate_frontier(r, beta, ids, diagnostics=False)
     fixed = est.estimate_frontier(r, beta, ids, diagnostics=False, bias_correction=True)
     se = raw.per_prompt["gain"].std() / np.sqrt(prompts)
-    assert raw.gain[0] < truth.gain[0] - 3 * se  # the O(1/n) bias is downward and visible
-    assert abs(fixed.gain[0] - truth.gain[0]) < 0.4 * abs(raw.gain[0] - truth.gain[0])
-    assert raw.kl[0] < truth.kl[0]
-    assert abs(fixed.kl[0] - truth.kl[0]) < 0.5 * abs(raw.kl[0] - truth.kl[0])
+    assert raw.gain < truth.gain - 3 * se  # the O(1/n) bias is downward and visible
+    assert abs(fixed.gain - truth.gain) < 0.4 * abs(raw.gain - truth.gain)
+    assert raw.kl < truth.kl
+    assert abs(fixed.kl - truth.kl) < 0.5 * abs(raw.kl - truth.kl)
 
 
 # ---------------------------------------------------------------- budgets
@@ -280,7 +280,7 @@ def test_budget_beyond_ceiling_is_refused_with_the_largest_supportable_value() -
         est.gain_at_budget(r, np.log(64))
     with pytest.raises(ValueError, match="never exceeds"):
         est.bootstrap_gain_at_budget(r, 5.0, n_boot=10, rng=np.random.default_rng(0))
-    assert est.gain_at_budget(r, 0.0).gain[0] == 0
+    assert est.gain_at_budget(r, 0.0).gain == 0
     with pytest.raises(ValueError, match="never exceeds 0"):
         est.gain_at_budget(np.ones(10), 0.1)  # constant reward: nothing to gain
 
@@ -325,7 +325,7 @@ def test_single_prompt_bootstrap_resamples_samples() -> None:
     ci = est.bootstrap_frontier(r, [1.0, np.inf], n_boot=200, rng=np.random.default_rng(0))
     assert ci.method == "sample"
     fit = est.estimate_frontier(r, 1.0)
-    assert ci.gain_low[0] < fit.gain[0] < ci.gain_high[0]
+    assert ci.gain_low[0] < fit.gain < ci.gain_high[0]
     assert ci.kl_low[1] == ci.kl_high[1] == 0
 
 

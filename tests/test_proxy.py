@@ -67,9 +67,9 @@ def test_gap_is_nonnegative_and_matched_gain_is_the_frontier(args):
     p0, r, e = random_problem(seed, k)
     res = proxy.proxy_alignment(p0, r, r + s * e, beta)
     # No policy beats the frontier at its own KL, so the proxy policy's gain is below it.
-    assert res.gap[0] >= -1e-9
-    assert res.true_gain[0] <= res.matched_gain[0] + 1e-9
-    assert res.true_gain[0] == pytest.approx(float(pi_at(p0, r + s * e, beta) @ r - p0 @ r), abs=1e-12)
+    assert res.gap >= -1e-9
+    assert res.true_gain <= res.matched_gain + 1e-9
+    assert res.true_gain == pytest.approx(float(pi_at(p0, r + s * e, beta) @ r - p0 @ r), abs=1e-12)
 
 
 def pi_at(p0, rewards, beta):
@@ -118,8 +118,8 @@ def test_gaussian_approximations_in_a_large_space():
     e = (e - e.mean()) / e.std()
     s, beta = 0.5, 4.0
     res = proxy.proxy_alignment(p0, r, r + s * e, beta)
-    assert res.loss[0] == pytest.approx(proxy.gaussian_loss(s, beta), rel=0.05)
-    assert res.gap[0] == pytest.approx(proxy.gaussian_matched_gap(1.0, s, beta), rel=0.05)
+    assert res.loss == pytest.approx(proxy.gaussian_loss(s, beta), rel=0.05)
+    assert res.gap == pytest.approx(proxy.gaussian_matched_gap(1.0, s, beta), rel=0.05)
 
 
 def test_gaussian_formulas_values_and_errors():
@@ -151,8 +151,8 @@ def test_matched_gain_near_the_ceiling_is_greedy():
     p0 = np.full(5, 0.2)
     r = np.arange(5.0)
     res = proxy.proxy_alignment(p0, r, r + np.array([0.3, 0.0, 0.1, 0.0, 0.0]), 1e-4)
-    assert res.matched_gain[0] == pytest.approx(tilting.greedy_gain(p0, r))
-    assert res.gap[0] == pytest.approx(0.0, abs=1e-9)
+    assert res.matched_gain == pytest.approx(tilting.greedy_gain(p0, r))
+    assert res.gap == pytest.approx(0.0, abs=1e-9)
 
 
 def test_bad_inputs_raise():

@@ -68,7 +68,7 @@ def test_discrete_budgets_are_met_and_beta_falls_as_the_budget_grows(seed, k, fr
     budgets = np.sort(np.array(fractions)) * ceiling
 
     def kl_at(beta):
-        return float(tilting.frontier(p0, r, beta).kl[0])
+        return float(tilting.frontier(p0, r, beta).kl)
 
     betas = np.array([beta_for_budget(kl_at, float(e), sd) for e in budgets])
     np.testing.assert_allclose([kl_at(b) for b in betas], budgets, rtol=1e-8)
@@ -79,7 +79,7 @@ def test_a_budget_at_the_ceiling_is_reported():
     # Two outcomes: KL(π_β‖π0) < log 2 for every β > 0, and reaches it only as β → 0.
     p0, r = np.array([0.5, 0.5]), np.array([0.0, 1.0])
     with pytest.raises(BudgetAtCeiling):
-        beta_for_budget(lambda b: float(tilting.frontier(p0, r, b).kl[0]), math.log(2), 0.5)
+        beta_for_budget(lambda b: float(tilting.frontier(p0, r, b).kl), math.log(2), 0.5)
 
 
 def test_the_search_stops_at_sd_times_e_to_the_minus_700():

@@ -61,7 +61,16 @@ def _tilt(q: tuple[sp.Symbol, ...], r: tuple[sp.Symbol, ...], beta: sp.Symbol) -
 
 
 def covariance_form(k: int = 3) -> sp.Eq:
-    r"""``E_{π_β}[r] − E_{π0}[r] = Cov_{π0}(r, e^{r/β}) / E_{π0}[e^{r/β}]`` for ``k`` outcomes."""
+    r"""``E_{π_β}[r] − E_{π0}[r] = Cov_{π0}(r, e^{r/β}) / E_{π0}[e^{r/β}]`` for ``k`` outcomes.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.estimator import covariance_form
+    >>> eq = covariance_form(2)
+    >>> sp.simplify(eq.lhs - eq.rhs)
+    0
+    """
     q, r, beta = _discrete(k)
     p = _tilt(q, r, beta)
     gain = sum(pi * ri for pi, ri in zip(p, r, strict=True)) - _base_expectation(q, list(r))
@@ -72,7 +81,16 @@ def covariance_form(k: int = 3) -> sp.Eq:
 
 
 def kl_from_base_expectations(k: int = 3) -> sp.Eq:
-    r"""``KL(π_β‖π0) = E_{π0}[r e^{r/β}]/(β E_{π0}[e^{r/β}]) − log E_{π0}[e^{r/β}]``."""
+    r"""``KL(π_β‖π0) = E_{π0}[r e^{r/β}]/(β E_{π0}[e^{r/β}]) − log E_{π0}[e^{r/β}]``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.estimator import kl_from_base_expectations
+    >>> eq = kl_from_base_expectations(2)
+    >>> sp.simplify(sp.expand_log(eq.lhs - eq.rhs, force=True))
+    0
+    """
     q, r, beta = _discrete(k)
     p = _tilt(q, r, beta)
     qn = [qi / sum(q) for qi in q]
@@ -84,7 +102,16 @@ def kl_from_base_expectations(k: int = 3) -> sp.Eq:
 
 
 def reverse_kl_from_base_expectations(k: int = 3) -> sp.Eq:
-    r"""``KL(π0‖π_β) = log E_{π0}[e^{r/β}] − E_{π0}[r]/β``."""
+    r"""``KL(π0‖π_β) = log E_{π0}[e^{r/β}] − E_{π0}[r]/β``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.estimator import reverse_kl_from_base_expectations
+    >>> eq = reverse_kl_from_base_expectations(2)
+    >>> sp.simplify(sp.expand_log(eq.lhs - eq.rhs, force=True))
+    0
+    """
     q, r, beta = _discrete(k)
     p = _tilt(q, r, beta)
     qn = [qi / sum(q) for qi in q]
@@ -94,7 +121,16 @@ def reverse_kl_from_base_expectations(k: int = 3) -> sp.Eq:
 
 
 def plug_in_kl_entropy(n: int = 4) -> sp.Eq:
-    r"""On ``n`` equally likely samples: ``Σ w̃ log(n w̃) = log n − H(w̃)`` with ``w̃ = softmax(r/β)``."""
+    r"""On ``n`` equally likely samples: ``Σ w̃ log(n w̃) = log n − H(w̃)`` with ``w̃ = softmax(r/β)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.estimator import plug_in_kl_entropy
+    >>> eq = plug_in_kl_entropy(3)
+    >>> sp.simplify(sp.expand_log(eq.lhs - eq.rhs, force=True))
+    0
+    """
     _, r, beta = _discrete(n)
     z = sum(sp.exp(ri / beta) for ri in r)
     w = [sp.exp(ri / beta) / z for ri in r]
@@ -104,7 +140,15 @@ def plug_in_kl_entropy(n: int = 4) -> sp.Eq:
 
 
 def gaussian_cgf() -> tuple[sp.Expr, sp.Symbol, dict[str, sp.Symbol]]:
-    """``K(t) = μ t + σ² t²/2``, the variable ``t`` and the parameters ``{"mu", "sigma"}``."""
+    """``K(t) = μ t + σ² t²/2``, the variable ``t`` and the parameters ``{"mu", "sigma"}``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.estimator import gaussian_cgf
+    >>> cgf, t, params = gaussian_cgf()
+    >>> cgf, sorted(params)
+    (mu*t + sigma**2*t**2/2, ['mu', 'sigma'])
+    """
     t = sp.Symbol("t", real=True)
     mu = sp.Symbol("mu", real=True)
     sigma = sp.Symbol("sigma", positive=True)
@@ -112,7 +156,15 @@ def gaussian_cgf() -> tuple[sp.Expr, sp.Symbol, dict[str, sp.Symbol]]:
 
 
 def bernoulli_cgf() -> tuple[sp.Expr, sp.Symbol, dict[str, sp.Symbol]]:
-    """``K(t) = log(1 − p + p e^t)`` (rewards 0/1), ``t`` and ``{"p"}``."""
+    """``K(t) = log(1 − p + p e^t)`` (rewards 0/1), ``t`` and ``{"p"}``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.estimator import bernoulli_cgf
+    >>> cgf, t, params = bernoulli_cgf()
+    >>> cgf
+    log(p*exp(t) - p + 1)
+    """
     t = sp.Symbol("t", real=True)
     p = sp.Symbol("p", positive=True)
     return sp.log(1 - p + p * sp.exp(t)), t, {"p": p}
@@ -124,6 +176,14 @@ class BiasTerms:
 
     ``chi2`` is ``χ²(π_β‖π0) = Var B / b²``; ``gain``, ``kl``, ``reverse_kl`` are the
     true values, for reference.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.estimator import first_order_bias, gaussian_cgf
+    >>> cgf, t, _ = gaussian_cgf()
+    >>> terms = first_order_bias(cgf, t)
+    >>> terms.reverse_kl_bias  # −χ²/2
+    1/2 - exp(lambda**2*sigma**2)/2
     """
 
     lam: sp.Symbol
@@ -142,6 +202,17 @@ def first_order_bias(cgf: sp.Expr, t: sp.Symbol) -> BiasTerms:
     Moments come from the moment generating function ``M = e^{K}``:
     ``E[r^j e^{sr}] = M^{(j)}(s)``, so ``a = M'(λ)``, ``b = M(λ)``, ``E B² = M(2λ)``,
     ``E AB = M'(2λ)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.estimator import first_order_bias, gaussian_cgf
+    >>> cgf, t, p = gaussian_cgf()
+    >>> terms = first_order_bias(cgf, t)
+    >>> terms.gain, terms.chi2  # gain σ²λ; χ²(π_β‖π0) = e^{σ²λ²} − 1
+    (lambda*sigma**2, exp(lambda**2*sigma**2) - 1)
+    >>> terms.gain_bias  # n × bias: negative, the plug-in gain is too small
+    -lambda*sigma**2*exp(lambda**2*sigma**2)
     """
     lam = sp.Symbol("lambda", positive=True)
     mgf = sp.exp(cgf)

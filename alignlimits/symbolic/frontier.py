@@ -58,7 +58,14 @@ eps = sp.Symbol("epsilon", positive=True)
 
 
 def residual(eq: sp.Eq) -> sp.Expr:
-    """``lhs − rhs`` simplified after expanding logarithms (every symbol here is positive or real)."""
+    """``lhs − rhs`` simplified after expanding logarithms (every symbol here is positive or real).
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.frontier import jeffreys_identity, residual
+    >>> residual(jeffreys_identity(2))
+    0
+    """
     diff = sp.expand_log(eq.lhs - eq.rhs, force=True)
     out = sp.simplify(diff)
     return out if out == 0 else sp.simplify(sp.expand(sp.powsimp(out, force=True)))
@@ -75,6 +82,13 @@ class DiscreteFrontier:
     ``q`` are unnormalised positive weights (``π0 = q / Σq``), so no constraint ties
     the symbols together. ``tilt`` is ``π_β`` written out; ``gain``, ``kl``,
     ``reverse_kl`` and ``jeffreys`` follow from their definitions.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.frontier import discrete_frontier
+    >>> d = discrete_frontier(2)
+    >>> d.q, d.r, d.base
+    ((q1, q2), (r1, r2), (q1/(q1 + q2), q2/(q1 + q2)))
     """
 
     q: tuple[sp.Symbol, ...]
@@ -91,7 +105,17 @@ class DiscreteFrontier:
 
 @lru_cache(maxsize=8)
 def discrete_frontier(k: int = 3) -> DiscreteFrontier:
-    """Build the tilt of a ``k``-outcome base and its gain and divergences from definitions."""
+    """Build the tilt of a ``k``-outcome base and its gain and divergences from definitions.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import discrete_frontier
+    >>> d = discrete_frontier(2)
+    >>> values = {d.q[0]: 1, d.q[1]: 1, d.r[0]: 0, d.r[1]: 1, d.beta: 1}
+    >>> round(float(d.gain.subs(values)), 6)  # as alignlimits.tilting.frontier([0.5, 0.5], [0, 1], 1)
+    0.231059
+    """
     if not isinstance(k, int) or k < 2:
         raise ValueError(f"need an integer k >= 2 outcomes (one outcome has no frontier); got k={k!r}.")
     q = sp.symbols(f"q1:{k + 1}", positive=True)
@@ -107,7 +131,14 @@ def discrete_frontier(k: int = 3) -> DiscreteFrontier:
 
 
 def jeffreys_identity(k: int = 3) -> sp.Eq:
-    r"""``Δ(β) = β · J(π_β, π0)`` for a ``k``-outcome base, from the definitions."""
+    r"""``Δ(β) = β · J(π_β, π0)`` for a ``k``-outcome base, from the definitions.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.frontier import jeffreys_identity, residual
+    >>> residual(jeffreys_identity(2))  # Δ(β) = β J(π_β, π0)
+    0
+    """
     d = discrete_frontier(k)
     return sp.Eq(d.gain, d.beta * d.jeffreys, evaluate=False)
 
@@ -117,6 +148,12 @@ def cumulant_form_equations(k: int = 3) -> list[sp.Eq]:
 
     With ``Λ(λ) = log Σ_i π0(i) e^{λ r_i}`` and ``λ = 1/β`` the three equations are
     ``gain = Λ'(λ) − Λ'(0)``, ``KL = λΛ'(λ) − Λ(λ)``, ``reverse KL = Λ(λ) − λΛ'(0)``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.frontier import cumulant_form_equations, residual
+    >>> [residual(eq) for eq in cumulant_form_equations(2)]
+    [0, 0, 0]
     """
     d = discrete_frontier(k)
     cumulant = sp.log(sum(p0 * sp.exp(lam * ri) for p0, ri in zip(d.base, d.r, strict=True)))
@@ -136,7 +173,15 @@ def cumulant_form_equations(k: int = 3) -> list[sp.Eq]:
 
 @dataclass(frozen=True)
 class CumulantFrontier:
-    """Frontier quantities as functions of ``λ = 1/β`` for a generic cumulant ``Λ``."""
+    """Frontier quantities as functions of ``λ = 1/β`` for a generic cumulant ``Λ``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.frontier import cumulant_frontier
+    >>> c = cumulant_frontier()
+    >>> c.kl
+    lambda*Derivative(Lambda(lambda), lambda) - Lambda(lambda)
+    """
 
     lam: sp.Symbol
     cumulant: sp.Function
@@ -160,6 +205,16 @@ def cumulant_frontier() -> CumulantFrontier:
     holds for every reward law with a finite cumulant function at ``λ``.
     Why these are right: ``log(π_λ/π0) = λr − Λ(λ)`` and ``E_{π_λ}[r] = Λ'(λ)``;
     :func:`cumulant_form_equations` checks them against a discrete base.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import cumulant_frontier
+    >>> c = cumulant_frontier()
+    >>> s = sp.Symbol("sigma", positive=True)
+    >>> gaussian = lambda e: e.replace(c.cumulant, sp.Lambda(c.lam, s**2 * c.lam**2 / 2)).doit()
+    >>> gaussian(c.gain), gaussian(c.kl)  # σ²/β and σ²/(2β²)
+    (lambda*sigma**2, lambda**2*sigma**2/2)
     """
     big_lambda = sp.Function("Lambda")
     d1 = sp.diff(big_lambda(lam), lam)
@@ -169,7 +224,16 @@ def cumulant_frontier() -> CumulantFrontier:
 
 
 def cumulant_jeffreys_identity() -> sp.Eq:
-    r"""``Λ'(λ) − Λ'(0) = (1/λ)·(KL + reverse KL)``: the Jeffreys identity for every law."""
+    r"""``Λ'(λ) − Λ'(0) = (1/λ)·(KL + reverse KL)``: the Jeffreys identity for every law.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import cumulant_jeffreys_identity
+    >>> eq = cumulant_jeffreys_identity()
+    >>> sp.simplify(eq.lhs - eq.rhs)
+    0
+    """
     c = cumulant_frontier()
     return sp.Eq(c.gain, (c.kl + c.reverse_kl) / c.lam, evaluate=False)
 
@@ -179,6 +243,14 @@ def budget_form() -> sp.Eq:
 
     The budget ``ε`` is replaced by the KL it equals, so the equation is an identity
     in ``λ_ε = 1/β_ε``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import budget_form
+    >>> eq = budget_form()
+    >>> sp.simplify(eq.lhs - eq.rhs)
+    0
     """
     c = cumulant_frontier()
     rhs = (eps + c.reverse_kl) / c.lam
@@ -186,7 +258,16 @@ def budget_form() -> sp.Eq:
 
 
 def frontier_slope() -> sp.Eq:
-    r"""``dΔ/dKL = (dΔ/dλ)/(dKL/dλ) = 1/λ = β`` along the frontier (``Λ'' > 0``)."""
+    r"""``dΔ/dKL = (dΔ/dλ)/(dKL/dλ) = 1/λ = β`` along the frontier (``Λ'' > 0``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import frontier_slope
+    >>> eq = frontier_slope()
+    >>> sp.simplify(eq.lhs - eq.rhs), eq.rhs  # dΔ/dKL = 1/λ = β
+    (0, 1/lambda)
+    """
     c = cumulant_frontier()
     slope = sp.diff(c.gain, c.lam) / sp.diff(c.kl, c.lam)
     return sp.Eq(slope, 1 / c.lam, evaluate=False)
@@ -197,6 +278,13 @@ def frontier_monotonicity() -> tuple[sp.Eq, sp.Eq]:
 
     ``Λ''(λ) = Var_{π_λ}(r) > 0`` for a non-constant reward, so both the gain and the
     KL grow strictly as β falls (λ rises): the frontier is increasing.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import frontier_monotonicity
+    >>> [sp.simplify(eq.lhs - eq.rhs) for eq in frontier_monotonicity()]
+    [0, 0]
     """
     c = cumulant_frontier()
     second = sp.diff(c.cumulant(c.lam), c.lam, 2)
@@ -207,7 +295,16 @@ def frontier_monotonicity() -> tuple[sp.Eq, sp.Eq]:
 
 
 def frontier_curvature() -> sp.Eq:
-    r"""``d²Δ/dKL² = dβ/dKL = −1/(λ³ Λ''(λ)) = −β³ / Var_{π_β}(r)``: the frontier is concave."""
+    r"""``d²Δ/dKL² = dβ/dKL = −1/(λ³ Λ''(λ)) = −β³ / Var_{π_β}(r)``: the frontier is concave.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import frontier_curvature
+    >>> eq = frontier_curvature()
+    >>> sp.simplify(eq.lhs - eq.rhs)
+    0
+    """
     c = cumulant_frontier()
     slope = sp.diff(c.gain, c.lam) / sp.diff(c.kl, c.lam)
     curvature = sp.diff(slope, c.lam) / sp.diff(c.kl, c.lam)
@@ -216,7 +313,15 @@ def frontier_curvature() -> sp.Eq:
 
 
 def shift_invariance() -> list[sp.Eq]:
-    r"""Adding a constant ``c`` to the reward (``Λ → Λ + cλ``) changes no frontier quantity."""
+    r"""Adding a constant ``c`` to the reward (``Λ → Λ + cλ``) changes no frontier quantity.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import shift_invariance
+    >>> [sp.simplify(eq.lhs - eq.rhs) for eq in shift_invariance()]
+    [0, 0, 0]
+    """
     c = cumulant_frontier()
     shift = sp.Symbol("c", real=True)
     shifted = c.cumulant(c.lam) + shift * c.lam
@@ -241,6 +346,15 @@ def small_budget_expansion() -> tuple[sp.Eq, tuple[sp.Symbol, ...]]:
     with ``σ² = κ2``. Skewness (``κ3``) decides whether ``σ·sqrt(2ε)`` under- or
     overstates the frontier at small budgets; for symmetric laws kurtosis does.
     Returns the equation (``lhs`` the symbol ``Delta_star``) and ``(κ1, κ2, κ3, κ4)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.frontier import eps, small_budget_expansion
+    >>> eq, (k1, k2, k3, k4) = small_budget_expansion()
+    >>> s = sp.Symbol("sigma", positive=True)
+    >>> sp.simplify(eq.rhs.subs({k2: s**2, k3: 0, k4: 0}))  # Gaussian: the √KL law, exactly
+    sqrt(2)*sqrt(epsilon)*sigma
     """
     kappa1, kappa3, kappa4 = sp.symbols("kappa1 kappa3 kappa4", real=True)
     kappa2 = sp.Symbol("kappa2", positive=True)
@@ -280,6 +394,15 @@ class ClosedForm:
     gain_at_kl : ``Δ*(ε)`` as an expression in ``epsilon`` where an elementary or
         Lambert-W inverse exists, else ``None``.
     condition : where the expressions hold (e.g. ``β > 1/θ``), ``sp.true`` if always.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.frontier import closed_form
+    >>> form = closed_form("gaussian")
+    >>> form.params, form.gain, form.kl
+    ((mu, sigma), sigma**2/beta, sigma**2/(2*beta**2))
+    >>> float(form.numeric("gain")(2.0, 0.0, 2.0))  # β = 2, μ = 0, σ = 2
+    2.0
     """
 
     law: str
@@ -348,6 +471,16 @@ def closed_form(law: str, k: int = 3) -> ClosedForm:
     * Bernoulli, uniform, categorical: ``KL = ε`` has no closed-form root (``None``).
 
     ``k`` is the number of outcomes of the categorical law (ignored otherwise).
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.frontier import closed_form
+    >>> closed_form("gaussian").gain_at_kl
+    sqrt(2)*sqrt(epsilon)*sigma
+    >>> closed_form("exponential").condition
+    beta > 1/theta
+    >>> closed_form("bernoulli").gain_at_kl is None  # KL = ε has no closed-form root
+    True
     """
     params, cumulant, condition = _law_cumulant(law, k)
     d1 = sp.diff(cumulant, lam)

@@ -28,7 +28,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SimplexProblem:
-    """Symbols and the Lagrangian of ``max_p Σ p r − β KL(p‖q)`` s.t. ``Σ p = 1``."""
+    """Symbols and the Lagrangian of ``max_p Σ p r − β KL(p‖q)`` s.t. ``Σ p = 1``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.objective import simplex_problem
+    >>> prob = simplex_problem(2)
+    >>> prob.p, prob.beta
+    ((p1, p2), beta)
+    >>> prob.objective
+    -beta*(p1*log(p1/q1) + p2*log(p2/q2)) + p1*r1 + p2*r2
+    """
 
     p: tuple[sp.Symbol, ...]
     q: tuple[sp.Symbol, ...]
@@ -40,7 +50,18 @@ class SimplexProblem:
 
 
 def simplex_problem(k: int) -> SimplexProblem:
-    """Build the symbols (all positive except rewards, which are real) and the Lagrangian."""
+    """Build the symbols (all positive except rewards, which are real) and the Lagrangian.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.objective import simplex_problem
+    >>> simplex_problem(2).lagrangian
+    -beta*(p1*log(p1/q1) + p2*log(p2/q2)) - lambda*(p1 + p2 - 1) + p1*r1 + p2*r2
+    >>> simplex_problem(1)
+    Traceback (most recent call last):
+    ...
+    ValueError: need at least 2 outcomes for a non-trivial simplex; got k=1.
+    """
     if k < 2:
         raise ValueError(f"need at least 2 outcomes for a non-trivial simplex; got k={k}.")
     p = sp.symbols(f"p1:{k + 1}", positive=True)
@@ -62,6 +83,13 @@ class GibbsOptimum:
     ``stationary`` maps each ``p_i`` to its solution as a function of λ;
     ``multiplier`` is the λ that normalises it; ``policy`` is the resulting optimum
     (a tuple of expressions, one per outcome); ``hessian`` is ``∂²L/∂p∂p``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.objective import gibbs_optimum
+    >>> opt = gibbs_optimum(2)
+    >>> opt.hessian.tolist()  # diag(−β/p_i): negative definite, so the stationary point is the maximum
+    [[-beta/p1, 0], [0, -beta/p2]]
     """
 
     problem: SimplexProblem
@@ -72,7 +100,17 @@ class GibbsOptimum:
 
 
 def gibbs_optimum(k: int = 3) -> GibbsOptimum:
-    """Solve ``∂L/∂p_i = 0`` and ``Σ p_i = 1`` symbolically for ``k`` outcomes."""
+    """Solve ``∂L/∂p_i = 0`` and ``Σ p_i = 1`` symbolically for ``k`` outcomes.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.objective import gibbs_optimum, gibbs_tilt_expressions
+    >>> opt = gibbs_optimum(2)
+    >>> tilt, _ = gibbs_tilt_expressions(2)
+    >>> [sp.simplify(a - b) for a, b in zip(opt.policy, tilt)]  # the solution is the Gibbs tilt
+    [0, 0]
+    """
     prob = simplex_problem(k)
     stationary = {}
     for pi in prob.p:
@@ -85,7 +123,15 @@ def gibbs_optimum(k: int = 3) -> GibbsOptimum:
 
 
 def gibbs_tilt_expressions(k: int = 3) -> tuple[tuple[sp.Expr, ...], SimplexProblem]:
-    """The Gibbs tilt written directly, ``q_i e^{r_i/β} / Σ_j q_j e^{r_j/β}``."""
+    """The Gibbs tilt written directly, ``q_i e^{r_i/β} / Σ_j q_j e^{r_j/β}``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.objective import gibbs_tilt_expressions
+    >>> tilt, prob = gibbs_tilt_expressions(2)
+    >>> tilt[0]
+    q1*exp(r1/beta)/(q1*exp(r1/beta) + q2*exp(r2/beta))
+    """
     prob = simplex_problem(k)
     z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r, strict=True))
     return tuple(qi * sp.exp(ri / prob.beta) / z for qi, ri in zip(prob.q, prob.r, strict=True)), prob
@@ -96,6 +142,12 @@ def gibbs_variational_identity(k: int = 3) -> sp.Eq:
 
     The last coordinate is eliminated as ``p_k = 1 − Σ_{i<k} p_i``, so the identity
     holds as an algebraic fact about the remaining free variables.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.objective import gibbs_variational_identity, identity_residual
+    >>> identity_residual(gibbs_variational_identity(2))  # holds for every p on the simplex
+    0
     """
     tilt, prob = gibbs_tilt_expressions(k)
     p_last = 1 - sum(prob.p[:-1])
@@ -109,5 +161,14 @@ def gibbs_variational_identity(k: int = 3) -> sp.Eq:
 
 
 def identity_residual(eq: sp.Eq) -> sp.Expr:
-    """``lhs − rhs`` simplified after expanding logarithms (all symbols are positive)."""
+    """``lhs − rhs`` simplified after expanding logarithms (all symbols are positive).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.objective import identity_residual
+    >>> x, y = sp.symbols("x y", positive=True)
+    >>> identity_residual(sp.Eq(sp.log(x * y), sp.log(x) + sp.log(y)))
+    0
+    """
     return sp.simplify(sp.expand_log(eq.lhs - eq.rhs, force=True))

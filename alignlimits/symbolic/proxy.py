@@ -41,7 +41,14 @@ __all__ = [
 
 
 def residual(eq: sp.Eq) -> sp.Expr:
-    """``lhs − rhs`` simplified after expanding logarithms (symbols are positive or real)."""
+    """``lhs − rhs`` simplified after expanding logarithms (symbols are positive or real).
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.proxy import loss_identity, residual
+    >>> residual(loss_identity(2))
+    0
+    """
     return sp.simplify(sp.expand_log(eq.lhs - eq.rhs, force=True))
 
 
@@ -69,6 +76,13 @@ def loss_identity(k: int = 3) -> sp.Eq:
 
     ``lhs = [E_{π_β} r − β KL(π_β‖q)] − [E_{π̂_β} r − β KL(π̂_β‖q)]`` and
     ``rhs = β KL(π̂_β‖π_β)`` for ``k`` outcomes with symbolic ``q, r, e, β``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.proxy import loss_identity, residual
+    >>> eq = loss_identity(2)
+    >>> residual(eq)  # the loss in the true objective is β KL(π̂_β‖π_β)
+    0
     """
     q, r, e, beta = _discrete_symbols(k)
     pi, _ = _tilt(q, r, beta)
@@ -86,6 +100,14 @@ def loss_scale_derivative(k: int = 2) -> tuple[sp.Eq, sp.Symbol]:
     Returns the equation and the scale symbol ``t``. Because the right side is
     ``≥ 0`` for ``t ≥ 0`` the loss is non-decreasing in the error scale, and
     integrating from 0 to 1 gives ``loss = (1/β) ∫_0^1 t Var_{π̂_t}(e) dt``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.proxy import loss_scale_derivative
+    >>> eq, t = loss_scale_derivative(2)
+    >>> sp.simplify(eq.lhs - eq.rhs)
+    0
     """
     q, r, e, beta = _discrete_symbols(k)
     t = sp.Symbol("t", nonnegative=True)
@@ -99,7 +121,15 @@ def loss_scale_derivative(k: int = 2) -> tuple[sp.Eq, sp.Symbol]:
 
 @dataclass(frozen=True)
 class GaussianSymbols:
-    """Symbols for the Gaussian model: ``Var r = σ²``, ``Var e = s²``, ``Corr(r, e) = ρ``."""
+    """Symbols for the Gaussian model: ``Var r = σ²``, ``Var e = s²``, ``Corr(r, e) = ρ``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.proxy import gaussian_symbols
+    >>> g = gaussian_symbols()
+    >>> g.covariance.tolist()
+    [[sigma**2, rho*s*sigma], [rho*s*sigma, s**2]]
+    """
 
     sigma: sp.Symbol
     s: sp.Symbol
@@ -110,7 +140,15 @@ class GaussianSymbols:
 
 
 def gaussian_symbols() -> GaussianSymbols:
-    """``σ, s, β > 0``, ``ρ ∈ (−1, 1)`` (real) and the covariance ``[[σ², ρσs], [ρσs, s²]]`` of ``(r, e)``."""
+    """``σ, s, β > 0``, ``ρ ∈ (−1, 1)`` (real) and the covariance ``[[σ², ρσs], [ρσs, s²]]`` of ``(r, e)``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.proxy import gaussian_symbols
+    >>> g = gaussian_symbols()
+    >>> g.sigma.is_positive, g.rho.is_real, g.m.is_integer
+    (True, True, True)
+    """
     sigma, s, beta = sp.symbols("sigma s beta", positive=True)
     rho = sp.Symbol("rho", real=True)
     m = sp.Symbol("m", positive=True, integer=True)
@@ -124,6 +162,12 @@ def gaussian_tilt_shift() -> sp.Expr:
     A zero gradient means the two log-densities differ by a constant, so the tilt of
     a Gaussian by ``e^{aᵀx/β}`` is the Gaussian shifted by ``Σa/β`` with the same
     covariance. Returns the 2-vector (a ``Matrix``) after simplification.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.proxy import gaussian_tilt_shift
+    >>> gaussian_tilt_shift().tolist()  # zero gradient: the tilt of a Gaussian is a shifted Gaussian
+    [[0], [0]]
     """
     g = gaussian_symbols()
     x = sp.Matrix(sp.symbols("x1 x2", real=True))
@@ -150,6 +194,14 @@ def gaussian_proxy_loss() -> sp.Eq:
     ``π_β`` tilts by ``r/β = (1, 0)·x/β`` and ``π̂_β`` by ``(1, 1)·x/β``, so their means
     are ``Σ(1,0)/β`` and ``Σ(1,1)/β`` (:func:`gaussian_tilt_shift`), ``δ = Σ(0,1)/β``
     and ``δᵀΣ⁻¹δ = (0,1)Σ(0,1)/β² = s²/β²``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.proxy import gaussian_proxy_loss
+    >>> eq = gaussian_proxy_loss()
+    >>> eq.rhs, sp.simplify(eq.lhs - eq.rhs)  # s²/(2β), whatever the correlation
+    (s**2/(2*beta), 0)
     """
     g = gaussian_symbols()
     delta = g.covariance * sp.Matrix([0, 1]) / g.beta
@@ -163,6 +215,13 @@ def gaussian_matched_gap_correlated() -> tuple[sp.Expr, dict[str, sp.Expr]]:
     Returns ``(gap, parts)`` with ``parts`` holding ``kl = KL(π̂_β‖π0)``,
     ``true_gain = E_{π̂_β} r − E r`` and ``matched = sqrt(2σ² kl)`` (the Gaussian
     frontier). ``gap = (σ/β)(sqrt(σ² + 2ρσs + s²) − σ − ρs) ≥ 0``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.proxy import gaussian_matched_gap_correlated
+    >>> gap, parts = gaussian_matched_gap_correlated()
+    >>> parts["true_gain"]
+    sigma*(rho*s + sigma)/beta
     """
     g = gaussian_symbols()
     one_one = sp.Matrix([1, 1])
@@ -175,7 +234,16 @@ def gaussian_matched_gap_correlated() -> tuple[sp.Expr, dict[str, sp.Expr]]:
 
 
 def gaussian_matched_gap() -> sp.Eq:
-    r"""Independent Gaussian ``r`` and ``e``: ``gap = (σ/β)(sqrt(σ² + s²) − σ)``."""
+    r"""Independent Gaussian ``r`` and ``e``: ``gap = (σ/β)(sqrt(σ² + s²) − σ)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.proxy import gaussian_matched_gap
+    >>> eq = gaussian_matched_gap()
+    >>> sp.simplify(eq.lhs - eq.rhs)
+    0
+    """
     g = gaussian_symbols()
     gap, _ = gaussian_matched_gap_correlated()
     return sp.Eq(gap.subs(g.rho, 0), (g.sigma / g.beta) * (sp.sqrt(g.sigma**2 + g.s**2) - g.sigma), evaluate=False)
@@ -187,6 +255,14 @@ def gaussian_gain_fraction() -> sp.Eq:
     For Gaussian ``(r, e)`` with correlation ρ this is
     ``(σ + ρs)/sqrt(σ² + 2ρσs + s²)``, the correlation of ``r`` with ``r̂ = r + e``;
     it does not depend on β (nor on the budget).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.proxy import gaussian_gain_fraction
+    >>> eq = gaussian_gain_fraction()
+    >>> sp.simplify(eq.lhs - eq.rhs)  # corr(r, r + e), whatever β
+    0
     """
     g = gaussian_symbols()
     _, parts = gaussian_matched_gap_correlated()
@@ -202,6 +278,14 @@ def ensemble_error_variance(m: int | None = None) -> sp.Eq:
     With ``m`` an integer the covariance matrix ``s²((1 − ρ)I + ρ11ᵀ)`` is built and
     ``1ᵀΣ1/m²`` computed; with ``m=None`` the same count is done symbolically:
     ``m`` diagonal terms ``s²`` and ``m(m − 1)`` off-diagonal terms ``ρs²``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.proxy import ensemble_error_variance
+    >>> eq = ensemble_error_variance(3)
+    >>> sp.simplify(eq.lhs - eq.rhs), eq.rhs
+    (0, s**2*(2*rho/3 + 1/3))
     """
     g = gaussian_symbols()
     if m is None:
@@ -223,6 +307,13 @@ def ensemble_matched_gap() -> tuple[sp.Expr, sp.Expr]:
     The mean ensemble is ``r + ē`` with ``Var ē = s²(ρ + (1 − ρ)/m)`` and ``ē``
     independent of ``r``, so the independent-error gap applies with that variance.
     Returns ``(gap(m), floor)``, ``floor = lim_{m→∞} gap(m) = (σ/β)(sqrt(σ² + ρs²) − σ)``.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.proxy import ensemble_matched_gap
+    >>> gap, floor = ensemble_matched_gap()
+    >>> floor  # averaging removes all but the shared error ρ s²
+    sigma*(-sigma + sqrt(rho*s**2 + sigma**2))/beta
     """
     g = gaussian_symbols()
     var_mean = ensemble_error_variance().rhs

@@ -20,7 +20,16 @@ __all__ = ["kl_loss_gradients", "shaped_reward_at_optimum"]
 
 
 def shaped_reward_at_optimum() -> sp.Eq:
-    r"""``r − β log(π_β/π0) = β log Z`` with ``π_β = π0 e^{r/β}/Z`` (one outcome; symbols positive)."""
+    r"""``r − β log(π_β/π0) = β log Z`` with ``π_β = π0 e^{r/β}/Z`` (one outcome; symbols positive).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.rl import shaped_reward_at_optimum
+    >>> eq = shaped_reward_at_optimum()
+    >>> eq.rhs, sp.simplify(sp.expand_log(eq.lhs - eq.rhs, force=True))  # the same for every outcome
+    (beta*log(Z), 0)
+    """
     r = sp.Symbol("r", real=True)
     beta, pi0, z = sp.symbols("beta pi_0 Z", positive=True)
     pi_beta = pi0 * sp.exp(r / beta) / z
@@ -34,6 +43,18 @@ def kl_loss_gradients(k: int = 2) -> dict[str, list[sp.Eq]]:
     Returns ``{"k1": [...], "k2": [...], "k3": [...]}``, each a list over ``θ_j`` of
     ``sp.Eq(E_π[∂_{θ_j} estimator], target)`` with targets ``0``, ``∂_{θ_j} KL(π‖q)``
     and ``∂_{θ_j} KL(q‖π)``. The equations hold identically (``simplify(lhs − rhs) == 0``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from alignlimits.symbolic.rl import kl_loss_gradients
+    >>> grads = kl_loss_gradients(2)
+    >>> sorted(grads), len(grads["k2"])
+    (['k1', 'k2', 'k3'], 2)
+    >>> grads["k1"][0].rhs  # k1 as a loss has zero expected gradient
+    0
+    >>> all(sp.simplify(eq.lhs - eq.rhs) == 0 for eqs in grads.values() for eq in eqs)
+    True
     """
     if k < 2:
         raise ValueError(f"need at least 2 outcomes; got k={k}.")
