@@ -77,7 +77,7 @@ OFFLINE_ENV = {
     "WANDB_DISABLED": "true",
     "TRL_EXPERIMENTAL_SILENCE": "1",
 }
-#: Our loss aggregation → TRL's loss_type (see alignlimits.rl.common.aggregate).
+#: Our loss aggregation → TRL's loss_type (see alignlimits.rl.losses.aggregate).
 LOSS_TYPES = {"sequence_mean": "grpo", "token_mean": "dapo", "constant_length": "dr_grpo"}
 RESULT_TAG = "BENCH-RESULT "
 
@@ -100,7 +100,7 @@ def trainable_predicate(model: Any, blocks: int) -> Callable[[str], bool]:
     """Train the last ``blocks`` transformer blocks and the final norm (``blocks < 0``: everything)."""
     if blocks < 0:
         return lambda name: True
-    from alignlimits.rl.lm_runs import last_blocks
+    from alignlimits.lm.models import last_blocks
 
     return last_blocks(model, blocks)
 
@@ -203,19 +203,21 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
         return torch.tensor([text_reward(t) for t in rollout.context.texts(tok)], dtype=torch.float64)
 
     config = GRPOConfig(
-        steps=args.warmup + args.steps,
+        # one step more than timed: the last step of a run always logs the exact KL (see metrics_every)
+        steps=args.warmup + args.steps + 1,
         groups=args.prompts,
         group_size=args.group_size,
         lr=args.lr,
         clip_low=0.2,
         clip_high=0.2,
-        kl_coef=args.beta,
+        kl_loss_coef=args.beta,
         kl_estimator="k3",
         kl_level="token",
         scale_rewards=True,
         loss_aggregation=args.loss,
         max_grad_norm=1.0,
         seed=args.seed,
+        metrics_every=args.metrics_every,
     )
     trainer = GRPO(policy, reference, reward_fn, config)
     steps = []
@@ -338,7 +340,7 @@ def run_child(which: str, args: argparse.Namespace, model_path: str) -> dict[str
     """Run one implementation in a fresh process of this interpreter and parse its result line."""
     argv = [sys.executable, os.path.abspath(__file__), "--worker", which, "--model-path", model_path]
     for key in ("prompts", "group_size", "max_new_tokens", "temperature", "beta", "lr", "loss", "train_blocks",
-                "threads", "warmup", "steps", "seed", "prompt_pool"):  # fmt: skip
+                "threads", "warmup", "steps", "seed", "prompt_pool", "metrics_every"):  # fmt: skip
         argv += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     env = {**os.environ, **OFFLINE_ENV, "OMP_NUM_THREADS": str(args.threads)}
     done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
@@ -388,6 +390,8 @@ def main() -> None:
         help="torch threads of both (1: CPU times stay meaningful when other jobs share the cores)",
     )
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--metrics-every", type=int, default=10,
+                        help="ours: log the exact per-position KL and entropy every N steps (step 0 is the warm-up)")
     parser.add_argument("--steps", type=int, default=1, help="timed steps; the best is reported")
     parser.add_argument("--rounds", type=int, default=1, help="alternate the two workers this many times")
     parser.add_argument("--seed", type=int, default=0)

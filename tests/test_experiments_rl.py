@@ -506,3 +506,22 @@ def test_legacy_algorithm_configs_load_under_the_new_names() -> None:
     for entry in committed:  # every committed run's hyper-parameters still build a config
         cls = ppo.PPOConfig if entry["config"]["method"] == "ppo" else grpo.GRPOConfig
         assert cls.from_dict(entry["algorithm"]).steps == entry["config"]["steps"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_asking_for_cuda_without_a_gpu_is_refused_with_a_clear_message(capsys) -> None:
+    for command in (["rl", "--task", "safety", "--tier", "smoke"], ["frontier", "--task", "safety", "--tier", "smoke"]):
+        assert cli.main([*command, "--device", "cuda"]) == 2
+        assert "no CUDA device is available here; use --device cpu" in capsys.readouterr().err
+    assert cli.main(["frontier", "--task", "safety", "--tier", "smoke", "--device", "abacus"]) == 2
+    assert "unknown device 'abacus'" in capsys.readouterr().err
+
+
+def test_resolve_device() -> None:
+    assert models.resolve_device("cpu") == torch.device("cpu")
+    assert models.resolve_device(None) == models.default_device() == models.resolve_device("auto")
+
+
+def test_a_run_on_an_explicit_device_records_it(tmp_path) -> None:
+    entry = rl_runs.run(smoke("grpo", steps=1), work_dir=tmp_path, progress=False, device="cpu")
+    assert entry["provenance"]["hardware"]["device"] == "cpu"

@@ -108,9 +108,9 @@ def test_the_old_policy_forward_runs_only_when_pi_old_differs_or_the_reward_need
         calls = []
         original = pol.forward
 
-        def counting(rollout, _original=original, _calls=calls):
+        def counting(rollout, trunk=None, _original=original, _calls=calls):
             _calls.append(torch.is_grad_enabled())
-            return _original(rollout)
+            return _original(rollout, trunk)
 
         pol.forward = counting
         grpo.GRPO(pol, ref, count_of_token_2, cfg).step(1)  # step 1 of 3: not a metrics step
@@ -132,3 +132,82 @@ def test_a_step_runs_on_the_policys_device(device, method):
     assert {p.device.type for p in pol.parameters()} == {device}
     state = algorithm.state_dict()["policy"]
     assert {v.device.type for v in state.values()} == {device}
+
+
+def llama_policy(trainable_blocks: int = 1, value_head: bool = False) -> CausalLMPolicy:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=VOCAB, hidden_size=16, intermediate_size=32, num_hidden_layers=3,
+                         num_attention_heads=2, num_key_value_heads=2, eos_token_id=EOS, pad_token_id=PAD,
+                         bos_token_id=0)  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    return CausalLMPolicy(model, PROMPTS, temperature=0.7, max_new_tokens=6, eos_token_id=EOS, pad_token_id=PAD,
+                          value_head=value_head, trainable=models.last_blocks(model, trainable_blocks))  # fmt: skip
+
+
+def test_the_shared_frozen_trunk_gives_the_whole_models_outputs():
+    pol = llama_policy(trainable_blocks=1, value_head=True)
+    ref = pol.frozen_copy()
+    assert pol.trunk_depth == 2 and pol.shares_trunk_with(ref)
+    ro = pol.rollout(torch.tensor([0, 1, 2, 1]), seed=5)
+    trunk = pol.trunk(ro)
+    width = ro.context.prompt_ids.shape[1] + ro.completion_ids.shape[1]
+    assert trunk.depth == 2 and trunk.hidden.shape[:2] == (4, width)
+    for model in (pol, ref):
+        whole, split = model(ro), model(ro, trunk)
+        torch.testing.assert_close(split.logprobs, whole.logprobs, rtol=0, atol=1e-6)
+    torch.testing.assert_close(pol(ro, trunk).values, pol(ro).values, rtol=0, atol=1e-6)
+    # Rows of the trunk serve the same rows of the rollout (the algorithms slice both for micro-batches).
+    rows = torch.tensor([2, 0])
+    torch.testing.assert_close(pol(ro.select(rows), trunk[rows]).logprobs, pol(ro.select(rows)).logprobs,
+                               rtol=0, atol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match="trunk has shape"):
+        pol(ro.select(rows), trunk)
+
+
+def test_a_trunk_is_shared_only_when_it_is_the_same_and_frozen():
+    pol = llama_policy(trainable_blocks=1)
+    other = llama_policy(trainable_blocks=1)
+    with torch.no_grad():
+        next(other.model.base_model.layers[0].parameters()).add_(1.0)  # a different trunk
+    assert not pol.shares_trunk_with(other)
+    assert llama_policy(trainable_blocks=3).trunk_depth == 0  # every block trains: nothing frozen to share
+    assert policy().trunk_depth == 0 and policy().trunk(policy().rollout(torch.tensor([0]), seed=0)) is None  # GPT-2
+
+
+@pytest.mark.parametrize("method", ["grpo", "ppo"])
+def test_a_step_with_the_shared_trunk_makes_the_same_update(method):
+    results = []
+    for share in (True, False):
+        pol = llama_policy(trainable_blocks=1, value_head=method == "ppo")
+        ref = pol.frozen_copy()
+        if method == "grpo":
+            algorithm = grpo.GRPO(pol, ref, count_of_token_2, grpo.GRPOConfig(steps=2, groups=2, group_size=4,
+                                                                              lr=5e-2, kl_loss_coef=0.1, seed=1))
+        else:
+            algorithm = ppo.PPO(pol, ref, count_of_token_2, ppo.PPOConfig(steps=2, batch_size=4, lr=5e-2, seed=1))
+        assert algorithm.shared_trunk
+        algorithm.shared_trunk = share
+        history = train(algorithm, progress=False)
+        results.append((history, [p.detach().clone() for p in pol.parameters() if p.requires_grad]))
+    (h_shared, p_shared), (h_whole, p_whole) = results
+    for a, b in zip(p_shared, p_whole, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert h_shared[-1]["kl_exact"] == pytest.approx(h_whole[-1]["kl_exact"], abs=1e-6)
+
+
+def test_the_gpu_check_script_runs_its_comparison_on_the_cpu(capsys):
+    # benchmarks/gpu_steps.py compares CUDA with the CPU; here both sides are the CPU, so the script's own
+    # logic (build, train, re-score on the other device, compare) is exercised where no GPU exists.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_steps.py"
+    spec = importlib.util.spec_from_file_location("gpu_steps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for method in ("grpo", "ppo"):
+        module.check(method, None, devices=("cpu", "cpu"))
+    out = capsys.readouterr().out
+    assert "largest log-prob gap 0.00e+00, exact-KL gap 0.00e+00" in out

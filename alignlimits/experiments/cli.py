@@ -28,6 +28,19 @@ METHODS = ("ppo", "grpo")
 SWEEP_SEEDS = (1, 2)
 
 
+DEVICE_HELP = (
+    "where the model runs: cpu, cuda, cuda:N, or auto (default: cuda when present, else cpu); the same seeds give "
+    "the same law on either, and each result records the device it ran on"
+)
+
+
+def _device(name: str) -> str:
+    """The device to run on, checked now (a CUDA device must exist) so a bad flag fails before any work."""
+    from alignlimits.lm.models import resolve_device
+
+    return str(resolve_device(name))
+
+
 def _number_list(kind: type = float) -> Callable[[str], list]:
     """An argparse ``type`` parsing ``"1,2,3"`` into a non-empty list of ``kind`` (a clear error otherwise)."""
 
@@ -69,6 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--output", default=None, help="results file (default: the package's results/; with overrides: the work folder)"
     )
     fr.add_argument("--stop-after", type=int, default=None, help="stop after this many new batches (resume later)")
+    fr.add_argument("--device", default="auto", help=DEVICE_HELP)
 
     rl = sub.add_parser(
         "rl",
@@ -112,6 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     rl.add_argument("--output", default=None, help=output_help)
     rl.add_argument("--stop-after", type=int, default=None, help="stop after this many new training steps")
+    rl.add_argument("--device", default="auto", help=DEVICE_HELP)
     return parser
 
 
@@ -148,7 +163,8 @@ def _main_rl(args: argparse.Namespace) -> int:
     if output is None:  # a non-standard config never enters the package's results
         custom = default.name.replace(".json", "-custom.json")
         output = Path(args.work_dir or ".") / custom if overrides else default
-    runs = rl_runs.sweep(configs, work_dir=args.work_dir, output=output, stop_after=args.stop_after)
+    runs = rl_runs.sweep(configs, work_dir=args.work_dir, output=output, stop_after=args.stop_after,
+                         device=_device(args.device))  # fmt: skip
     finished = {rl_runs.LMRunConfig(**r["config"]).key() for r in runs}
     todo = [c for c in configs if c.key() not in finished]
     print(f"{len(configs) - len(todo)} of {len(configs)} {label} finished; results in {output}")
@@ -167,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = {"model": args.model, "n_prompts": args.n_prompts, "n_samples": args.n_samples, "seed": args.seed}
         overrides = {k: v for k, v in given.items() if v is not None}
         config = frontier.frontier_config(args.task, args.tier, **overrides)
-        results = frontier.run_frontier(config, work_dir=args.work_dir, stop_after=args.stop_after)
+        results = frontier.run_frontier(config, work_dir=args.work_dir, stop_after=args.stop_after,
+                                        device=_device(args.device))  # fmt: skip
     except (ValueError, FileNotFoundError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -228,6 +228,7 @@ def run_frontier(
     work_dir: str | Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    device: str | None = None,
 ) -> dict[str, Any] | None:
     """Run (or resume) the frontier experiment; returns the results dict (see the module docstring).
 
@@ -238,6 +239,8 @@ def run_frontier(
     progress : show a tqdm bar over prompt batches.
     stop_after : process at most this many *new* batches, then return None (simulates an
         interruption; the next call resumes).
+    device : where the model runs (``"cpu"``, ``"cuda"``; default: CUDA when present). Not part
+        of the config: the law sampled is the same; provenance records the device.
     """
     from tqdm.auto import tqdm
 
@@ -259,7 +262,7 @@ def run_frontier(
         if model is None:
             from alignlimits.lm.models import load_model
 
-            model, tokenizer = load_model(config.model, seed=config.seed, progress=progress)
+            model, tokenizer = load_model(config.model, device=device, seed=config.seed, progress=progress)
         began = time.perf_counter()
         rows = range(starts[b], min(starts[b] + config.prompts_per_batch, config.n_prompts))
         out = _run_batch(config, model, tokenizer, task, rows, int(seeds[b].generate_state(1)[0]))
@@ -269,10 +272,12 @@ def run_frontier(
         new += 1
         bar.update(1)
     bar.close()
-    return _assemble(config, task, folder, len(starts))
+    return _assemble(config, task, folder, len(starts), device)
 
 
-def _assemble(config: FrontierConfig, task: TaskInputs, folder: Path, n_batches: int) -> dict[str, Any]:
+def _assemble(
+    config: FrontierConfig, task: TaskInputs, folder: Path, n_batches: int, device: str | None = None
+) -> dict[str, Any]:
     batches = [json.loads((folder / f"batch-{b:04d}.json").read_text()) for b in range(n_batches)]
     cat = {k: [row for batch in batches for row in batch[k]] for k in ("reward", "judge", "length", "logprob", "texts")}
     reward = np.asarray(cat["reward"])
@@ -288,7 +293,7 @@ def _assemble(config: FrontierConfig, task: TaskInputs, folder: Path, n_batches:
                     "judge": cat["judge"][i][j],
                 }
             )
-    env = provenance.environment()
+    env = provenance.environment(device)
     results = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,

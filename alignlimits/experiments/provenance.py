@@ -38,26 +38,27 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _hardware() -> dict[str, Any]:
+def _hardware(device: Any = None) -> dict[str, Any]:
     import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    used = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
-        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "device": torch.cuda.get_device_name(used) if used.type == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
     }
 
 
-def environment() -> dict[str, Any]:
-    """Git sha and whether tracked files differ from it, UTC date, hardware and library versions."""
+def environment(device: Any = None) -> dict[str, Any]:
+    """Git sha and whether tracked files differ from it, UTC date, hardware (the ``device`` the run used;
+    default: CUDA when present) and library versions."""
     sha = _git("rev-parse", "HEAD")
     return {
         "git_sha": sha or "unknown",
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if sha else False,
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "hardware": _hardware(),
+        "hardware": _hardware(device),
         "versions": _versions(),
     }

@@ -382,12 +382,15 @@ def shuffled_rewards(
     return reward
 
 
-def build(config: LMRunConfig) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO, TaskScorer]:
-    """``(policy, reference, algorithm, scorer)`` of a run, the policy equal to the base model."""
+def build(
+    config: LMRunConfig, *, device: str | None = None
+) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO, TaskScorer]:
+    """``(policy, reference, algorithm, scorer)`` of a run, the policy equal to the base model, on ``device``
+    (default: CUDA when present)."""
     from alignlimits.lm.chat import chat_prompts
     from alignlimits.lm.models import last_blocks, load_model
 
-    model, tokenizer = load_model(config.model, seed=config.model_seed, progress=False)
+    model, tokenizer = load_model(config.model, device=device, seed=config.model_seed, progress=False)
     inputs = get_task(config.task).inputs(config.n_prompts, max_document_words=config.max_document_words)
     policy = CausalLMPolicy(
         model,
@@ -459,6 +462,7 @@ def evaluate(
     from tqdm.auto import tqdm
 
     index = torch.arange(policy.num_prompts).repeat_interleave(samples_per_prompt)
+    shared = policy.shares_trunk_with(reference)
     out: dict[str, list] = {k: [] for k in ("prompt_index", "reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length")}
     texts: list[str] = []
     chunks = list(index.split(batch_size))
@@ -468,7 +472,8 @@ def evaluate(
         texts += scorer.texts(rollout)
         for micro in torch.arange(len(rollout)).split(micro_batch_size):
             sub = rollout.select(micro)
-            p_out, q_out = policy(sub), reference(sub)
+            trunk = policy.trunk(sub) if shared else None  # the frozen blocks once, for both models
+            p_out, q_out = policy(sub, trunk), reference(sub, trunk)
             lp, lq = token_logprobs(p_out.logprobs, sub).cpu(), token_logprobs(q_out.logprobs, sub).cpu()
             exact, _ = exact_kl_and_entropy(p_out.logprobs, q_out.logprobs)  # float64 sums, chunked
             out["kl_exact"] += sequence_kl.masked_sum(exact, sub.mask).tolist()
@@ -501,11 +506,13 @@ def run(
     work_dir: str | Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    device: str | None = None,
 ) -> dict[str, Any] | None:
     """Train (or resume) one run and evaluate it; returns the run's results entry.
 
     ``stop_after`` ends the call after that many *new* training steps and returns None
-    (an interruption: the next call resumes from the checkpoint).
+    (an interruption: the next call resumes from the checkpoint). ``device``: where it trains
+    (default: CUDA when present; not part of the config, recorded in the provenance).
     """
     folder = run_folder(config, work_dir)
     finished = folder / "run.json"
@@ -514,16 +521,16 @@ def run(
     with storage.hold_run(folder):  # raises RunInProgressError if another process trains this run
         if finished.is_file():  # finished by another process between the first check and the lock
             return json.loads(finished.read_text())
-        return _train_and_evaluate(config, folder, progress=progress, stop_after=stop_after)
+        return _train_and_evaluate(config, folder, progress=progress, stop_after=stop_after, device=device)
 
 
 def _train_and_evaluate(
-    config: LMRunConfig, folder: Path, *, progress: bool, stop_after: int | None
+    config: LMRunConfig, folder: Path, *, progress: bool, stop_after: int | None, device: str | None = None
 ) -> dict[str, Any] | None:
     finished = folder / "run.json"
     (folder / "config.json").write_text(json.dumps(config.as_dict(), indent=1))
     torch.manual_seed(config.seed)
-    policy, reference, algorithm, scorer = build(config)
+    policy, reference, algorithm, scorer = build(config, device=device)
     sessions_file = folder / "sessions.json"
     sessions = json.loads(sessions_file.read_text()) if sessions_file.is_file() else []
     if os.getpid() not in sessions:
@@ -564,7 +571,7 @@ def _train_and_evaluate(
         "history": history,
         "eval": evaluation,
         "provenance": {
-            **provenance.environment(),
+            **provenance.environment(next(policy.parameters()).device),
             "wall_time_s": train_time + eval_time,
             "train_time_s": train_time,
             "eval_time_s": eval_time,
@@ -681,6 +688,7 @@ def sweep(
     output: str | Path | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    device: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run (or resume) every config in order, rewriting the results file after each finished run.
 
@@ -705,7 +713,7 @@ def sweep(
             continue
         before = _steps_done(config, work_dir) if budget is not None else 0
         try:
-            entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget)
+            entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget, device=device)
         except storage.RunInProgressError:  # another worker has it (checked again at the end)
             busy.append(config)
             continue

@@ -42,6 +42,7 @@ __all__ = [
     "default_device",
     "last_blocks",
     "load_model",
+    "resolve_device",
     "smollm2_folder",
     "smollm2_gguf_path",
     "stdlib_docstrings",
@@ -64,6 +65,25 @@ PAD_TOKEN = "<|pad|>"
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: torch.device | str | None) -> torch.device:
+    """``device`` as a ``torch.device``: None or ``"auto"`` is :func:`default_device`; CUDA must exist.
+
+    Raises
+    ------
+    ValueError
+        For a CUDA device on a machine without one (saying to use the CPU), or an unknown name.
+    """
+    if device is None or device == "auto":
+        return default_device()
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but no CUDA device is available here; use --device cpu.")
+    return resolved
 
 
 # ---------------------------------------------------------------------------- tiny GPT-2
@@ -289,7 +309,7 @@ def load_model(
         The model in ``eval()`` mode; the tokenizer pads on the left with a pad token
         distinct from EOS.
     """
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device)
     if name_or_path == TINY_GPT2_NAME:
         tokenizer = build_tokenizer()
         return tiny_gpt2(seed=seed, tokenizer=tokenizer, device=device), tokenizer

@@ -40,7 +40,7 @@ from alignlimits.rl.losses import (
     kl_penalty,
 )
 from alignlimits.rl.metrics import check_rewards, rollout_metrics
-from alignlimits.rl.policies import Rollout, token_logprobs
+from alignlimits.rl.policies import Rollout, Trunk, token_logprobs
 from alignlimits.rl.training import (
     OptimisationConfig,
     exact_metrics_at,
@@ -154,6 +154,8 @@ class GRPO:
             policy, reference, reward_fn, config, judge_fn,
         )  # fmt: skip
         self.steps = config.steps
+        # The frozen leading blocks are computed once per rollout for the policy and the reference alike.
+        self.shared_trunk = policy.shares_trunk_with(reference)
         params = [p for p in policy.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
 
@@ -180,9 +182,10 @@ class GRPO:
         # 1-3. Rollout, rewards, advantages: all with the sampling policy, no gradient.
         with torch.no_grad():
             rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)))
-            ref_out = self.reference(rollout)
+            trunk = self.policy.trunk(rollout) if self.shared_trunk else None
+            ref_out = self.reference(rollout, trunk)
             ref_lp = token_logprobs(ref_out.logprobs, rollout)
-            old_out = None if reuse_current else self.policy(rollout)
+            old_out = None if reuse_current else self.policy(rollout, trunk)
             old_lp = None if old_out is None else token_logprobs(old_out.logprobs, rollout)
             scores = check_rewards(self.reward_fn(rollout), len(rollout))
             rewards = scores
@@ -205,7 +208,10 @@ class GRPO:
                 self.optimizer.zero_grad(set_to_none=True)
                 for micro in micro_batches(rows, cfg.micro_batches):
                     old = None if old_lp is None else old_lp[micro]
-                    loss, clipped, lp = self._loss(rollout.select(micro), old, ref_lp[micro], advantages[micro], sizes)
+                    rows_trunk = None if trunk is None else trunk[micro]
+                    loss, clipped, lp = self._loss(
+                        rollout.select(micro), old, ref_lp[micro], advantages[micro], sizes, rows_trunk
+                    )
                     loss.backward()
                     losses += float(loss.detach())
                     clipped_tokens += clipped
@@ -228,13 +234,14 @@ class GRPO:
         ref_lp: torch.Tensor,
         adv: torch.Tensor,
         sizes: BatchSizes,
+        trunk: Trunk | None = None,
     ) -> tuple[torch.Tensor, float, torch.Tensor]:
         """One micro-batch's share of the minibatch loss, its number of clipped tokens, and its detached log-probs.
 
         ``old_lp=None`` means ``π_old`` is the current policy (ratio exactly 1, see :meth:`step`).
         """
         cfg = self.config
-        lp = token_logprobs(self.policy(sub).logprobs, sub)
+        lp = token_logprobs(self.policy(sub, trunk).logprobs, sub)
         device = lp.device
         old_lp = lp.detach() if old_lp is None else old_lp.to(device)
         ref_lp, adv = ref_lp.to(device), adv.to(device)[:, None]

@@ -22,8 +22,9 @@ temperature ``T`` with :func:`alignlimits.lm.sampling.sample`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "PolicyOutput",
     "Rollout",
     "TabularPolicy",
+    "Trunk",
     "sequence_reward",
     "token_logprobs",
 ]
@@ -74,6 +76,18 @@ class Rollout:
         """The rows ``rows`` (a 1-D long tensor of indices)."""
         ctx = self.context.select(rows) if hasattr(self.context, "select") else self.context[rows.numpy()]
         return Rollout(self.completion_ids[rows], self.mask[rows], self.lengths[rows], self.prompt_index[rows], ctx)
+
+
+@dataclass(frozen=True)
+class Trunk:
+    """The hidden states after a model's first ``depth`` (frozen) blocks, ``(B, P + T, H)``, one row per rollout row."""
+
+    hidden: torch.Tensor
+    depth: int
+
+    def __getitem__(self, rows: torch.Tensor) -> Trunk:
+        """The trunk of the given rows (the algorithms slice it with the rollout's micro-batches)."""
+        return Trunk(self.hidden[rows.to(self.hidden.device)], self.depth)
 
 
 @dataclass
@@ -163,7 +177,14 @@ class TabularPolicy(nn.Module):
         idx = self.to_enumerable().sample(int(prompt_index.shape[0]), np.random.default_rng(seed))
         return self.rollout_of(idx, prompt_index)
 
-    def forward(self, rollout: Rollout) -> PolicyOutput:
+    def trunk(self, rollout: Rollout) -> None:
+        """A table has no shared frozen computation: always None (see :meth:`CausalLMPolicy.trunk`)."""
+        return None
+
+    def shares_trunk_with(self, other: nn.Module) -> bool:
+        return False
+
+    def forward(self, rollout: Rollout, trunk: Trunk | None = None) -> PolicyOutput:
         prefixes = self._seq_prefix[torch.as_tensor(rollout.context, dtype=torch.long)]  # (B, T)
         logprobs = torch.log_softmax(self.logits, dim=-1)[prefixes]
         values = self.value[prefixes] if self.value is not None else None
@@ -265,26 +286,117 @@ class CausalLMPolicy(nn.Module):
         samples.prompt_index = prompt_index.clone()
         return Rollout(samples.completion_ids, samples.completion_mask, samples.lengths, prompt_index.clone(), samples)
 
-    def forward(self, rollout: Rollout) -> PolicyOutput:
+    # ------------------------------------------------------------------ the frozen trunk
+    #
+    # When only the last blocks train, the policy and its frozen copy (the reference) compute the same
+    # activations up to the first trainable block. trunk() computes them once, without gradient; forward()
+    # then runs only the blocks above it, for the policy and for the reference alike. This works for models
+    # whose blocks take the hidden state as it comes out of the block below (Llama-style: SmolLM2); GPT-2 adds
+    # position embeddings to its input, so it always runs whole.
+
+    def _blocks(self) -> tuple[nn.Module, str] | None:
+        base = self.model.base_model
+        if isinstance(getattr(base, "layers", None), nn.ModuleList) and not hasattr(base, "wpe"):
+            return base, "layers"
+        return None
+
+    @property
+    def trunk_depth(self) -> int:
+        """How many leading blocks (and the embeddings) are frozen and can be shared; 0 when none can."""
+        found = self._blocks()
+        if found is None:
+            return 0
+        base, name = found
+        if any(p.requires_grad for p in base.get_input_embeddings().parameters()):
+            return 0
+        depth = 0
+        for block in getattr(base, name):
+            if any(p.requires_grad for p in block.parameters()):
+                break
+            depth += 1
+        return depth if depth < len(getattr(base, name)) else 0  # everything frozen: nothing to train above it
+
+    def shares_trunk_with(self, other: nn.Module) -> bool:
+        """Whether ``other`` (e.g. :meth:`frozen_copy`) has exactly this policy's frozen trunk, weights included."""
+        depth = self.trunk_depth
+        if depth == 0 or not isinstance(other, CausalLMPolicy) or other._blocks() is None:
+            return False
+        mine, theirs = self._trunk_parameters(depth), other._trunk_parameters(depth)
+        if any(p.requires_grad for p in other._trunk_parameters(depth, detach=False)):
+            return False  # the other's trunk could change under training
+        return len(mine) == len(theirs) and all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(mine, theirs,
+                                                                                                         strict=True))
+
+    def _trunk_parameters(self, depth: int, *, detach: bool = True) -> list[torch.Tensor]:
+        base, name = self._blocks()  # type: ignore[misc]
+        params = list(base.get_input_embeddings().parameters())
+        for block in list(getattr(base, name))[:depth]:
+            params += list(block.parameters())
+        return [p.detach() for p in params] if detach else params
+
+    @contextlib.contextmanager
+    def _only_blocks(self, start: int, stop: int | None) -> Iterator[None]:
+        base, name = self._blocks()  # type: ignore[misc]
+        blocks = getattr(base, name)
+        setattr(base, name, nn.ModuleList(list(blocks)[start:stop]))
+        try:
+            yield
+        finally:
+            setattr(base, name, blocks)
+
+    def _inputs(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor, int]:
         s = rollout.context
         device = next(self.model.parameters()).device
         ids = torch.cat([s.prompt_ids, s.completion_ids], dim=1).to(device)
         mask = torch.cat([s.prompt_mask.bool(), s.completion_mask.bool()], dim=1).to(device)
-        width = s.completion_ids.shape[1]
-        out = self.model(
-            input_ids=ids,
-            attention_mask=mask.long(),
-            position_ids=sampling.position_ids(mask),
-            output_hidden_states=self.value is not None,
-            logits_to_keep=width + 1,  # the output layer only where a completion token is predicted
+        return ids, mask, int(s.completion_ids.shape[1])
+
+    @torch.no_grad()
+    def trunk(self, rollout: Rollout) -> Trunk | None:
+        """The hidden states after the frozen leading blocks, or None when nothing is shared."""
+        depth = self.trunk_depth
+        if depth == 0:
+            return None
+        ids, mask, _ = self._inputs(rollout)
+        base, name = self._blocks()  # type: ignore[misc]
+        captured: list[torch.Tensor] = []
+        last = getattr(base, name)[depth - 1]
+        hook = last.register_forward_hook(
+            lambda _module, _inputs, out: captured.append(out[0] if isinstance(out, tuple) else out)
         )
-        # The output at position i predicts token i + 1: keep the width positions before each completion token.
+        try:
+            with self._only_blocks(0, depth):
+                base(input_ids=ids, attention_mask=mask.long(), position_ids=sampling.position_ids(mask),
+                     use_cache=False)  # fmt: skip
+        finally:
+            hook.remove()
+        return Trunk(captured[-1], depth)
+
+    def forward(self, rollout: Rollout, trunk: Trunk | None = None) -> PolicyOutput:
+        """Teacher-forced log-probs (and values) of the rollout; ``trunk`` (from :meth:`trunk`) skips the frozen blocks.
+
+        ``trunk`` must come from a policy whose frozen trunk equals this one's
+        (:meth:`shares_trunk_with`); its rows are the rollout's.
+        """
+        ids, mask, width = self._inputs(rollout)
+        base = self.model.base_model
+        args = dict(attention_mask=mask.long(), position_ids=sampling.position_ids(mask), use_cache=False)
+        if trunk is None:
+            hidden = base(input_ids=ids, **args).last_hidden_state
+        else:
+            if trunk.hidden.shape[:2] != ids.shape:
+                raise ValueError(
+                    f"trunk has shape {tuple(trunk.hidden.shape)}; the rollout needs {tuple(ids.shape)} + (H,)."
+                )
+            with self._only_blocks(trunk.depth, None):  # the blocks above the trunk's producer's frozen ones
+                hidden = base(inputs_embeds=trunk.hidden, **args).last_hidden_state
+        # The output at position i predicts token i + 1: the output layer runs only at the width positions before
+        # each completion token (a long prompt never meets the (P + T) x V output layer).
+        hidden = hidden[:, -(width + 1) : -1, :]
         # float32 over the vocabulary: a (B, T, V) float64 copy would cost twice the memory and time for
         # nothing, since only the gathered values (cast to float64 by token_logprobs) enter the losses.
-        logits = out.logits[:, -(width + 1) : -1, :].float() / self.temperature
-        values = None
-        if self.value is not None:
-            values = self.value(out.hidden_states[-1][:, -(width + 1) : -1, :]).squeeze(-1).double()
+        logits = self.model.get_output_embeddings()(hidden).float() / self.temperature
+        values = self.value(hidden).squeeze(-1).double() if self.value is not None else None
         return PolicyOutput(torch.log_softmax(logits, dim=-1), values)
 
     def frozen_copy(self) -> CausalLMPolicy:

@@ -166,6 +166,8 @@ class PPO:
             policy, reference, reward_fn, config, judge_fn,
         )  # fmt: skip
         self.steps = config.steps
+        # The frozen leading blocks are computed once per rollout for the policy and the reference alike.
+        self.shared_trunk = policy.shares_trunk_with(reference)
         self.kl_controller = AdaptiveKLController(config.kl_reward_coef, config.kl_target, config.kl_horizon)
         params = [p for p in policy.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=config.lr, eps=config.adam_eps)
@@ -187,7 +189,8 @@ class PPO:
         # 1-3. Rollout, per-token rewards, GAE: with the sampling policy, no gradient.
         with torch.no_grad():
             rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)))
-            old_out, ref_out = self.policy(rollout), self.reference(rollout)
+            trunk = self.policy.trunk(rollout) if self.shared_trunk else None
+            old_out, ref_out = self.policy(rollout, trunk), self.reference(rollout, trunk)
             old_lp, ref_lp = token_logprobs(old_out.logprobs, rollout), token_logprobs(ref_out.logprobs, rollout)
             mask = rollout.mask.to(old_lp.device)
             old_values = torch.where(mask, old_out.values, torch.zeros_like(old_out.values))
@@ -213,7 +216,7 @@ class PPO:
                 for micro in micro_batches(rows, cfg.micro_batches):
                     sub = rollout.select(micro)
                     m = sub.mask.to(old_lp.device)
-                    out = self.policy(sub)
+                    out = self.policy(sub, None if trunk is None else trunk[micro])
                     lp = token_logprobs(out.logprobs, sub)
                     pg = clipped_surrogate(
                         lp, old_lp[micro], advantages[micro], clip_low=cfg.clip_low, clip_high=cfg.clip_high
