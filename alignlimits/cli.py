@@ -20,7 +20,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from alignlimits import estimator
+from alignlimits import certify, estimator
 
 __all__ = ["InputError", "main", "read_rewards"]
 
@@ -66,6 +66,11 @@ output columns (one row per beta, or per KL budget with --kl-budgets)
   reliable    reliable_fraction >= --min-reliable-fraction (default 0.9)
   gain_ci_low, gain_ci_high, kl_ci_low, kl_ci_high
               percentile bootstrap interval (only with --bootstrap N)
+  certified_low, certified_high
+              distribution-free bounds on the optimal gain at the row's KL budget
+              (kl_budget, else kl), valid at --level for every finite n and every
+              reward law within --reward-range, all rows (and prompts) at once
+              (only with --certify). Without a known range no such bound exists.
   The plug-in KL can never exceed log(samples per prompt): budgets beyond the
   ceiling are refused. Estimates are biased low by O(1/n); trust reliable rows.
 
@@ -73,6 +78,8 @@ examples
   alignlimits frontier rewards.csv
   alignlimits frontier rewards.csv --betas 0.1,0.3,1,3 --bootstrap 1000 --seed 0 --json
   alignlimits frontier rewards.jsonl --kl-budgets 0.5,1,2 --csv > gains.csv
+  alignlimits frontier rewards.csv --kl-budgets 0.1,0.5 --certify --reward-range 0,1 --level 0.95
+  alignlimits frontier rewards.csv --certify --reward-range=-1,1   (a negative bound needs '=')
   alignlimits frontier rewards.csv --beta-min 0.05 --beta-max 5 --num 40 --plot frontier.png
   python -m alignlimits frontier rewards.csv   (same thing)
 """
@@ -227,7 +234,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     unc = fr.add_argument_group("uncertainty and diagnostics")
     unc.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates for intervals")
-    unc.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    unc.add_argument(
+        "--level", type=float, default=0.95, help="level of bootstrap intervals and certified bounds (default 0.95)"
+    )
+    unc.add_argument(
+        "--certify",
+        action="store_true",
+        help="add distribution-free bounds on the optimal gain (certified_low/high); needs --reward-range",
+    )
+    unc.add_argument(
+        "--reward-range",
+        type=number_list(float),
+        metavar="A,B",
+        help="a range the reward is known to lie in, e.g. 0,1 for a probability (with --certify)",
+    )
     unc.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generator (default 0)")
     unc.add_argument(
         "--min-ess",
@@ -314,6 +334,7 @@ def _frontier_rows(args: argparse.Namespace, rewards: np.ndarray, prompts: np.nd
             for i, row in enumerate(rows):
                 row["gain_ci_low"], row["gain_ci_high"] = float(ci.gain_low[i]), float(ci.gain_high[i])
                 row["kl_ci_low"], row["kl_ci_high"] = float(ci.kl_low[i]), float(ci.kl_high[i])
+    certified = _certify_rows(args, rows, rewards, prompts)
     summary = {
         "file": str(args.rewards),
         "n_samples": int(rewards.size),
@@ -324,8 +345,40 @@ def _frontier_rows(args: argparse.Namespace, rewards: np.ndarray, prompts: np.nd
         "bootstrap": int(args.bootstrap),
         "level": float(args.level) if args.bootstrap else None,
         "seed": int(args.seed) if args.bootstrap else None,
+        "certify": certified,
     }
     return rows, summary
+
+
+def _reward_range(args: argparse.Namespace) -> tuple[float, float] | None:
+    if args.reward_range is None:
+        if args.certify:
+            raise InputError(
+                "--certify needs --reward-range A,B, a range the reward is known to lie in: "
+                "without one no finite-sample bound on the gain exists."
+            )
+        return None
+    if not args.certify:
+        raise InputError("--reward-range is used only with --certify.")
+    if len(args.reward_range) != 2:
+        raise InputError(f"--reward-range needs two numbers A,B; got {len(args.reward_range)}.")
+    return float(args.reward_range[0]), float(args.reward_range[1])
+
+
+def _certify_rows(args: argparse.Namespace, rows: list, rewards: np.ndarray, prompts: np.ndarray | None) -> dict | None:
+    reward_range = _reward_range(args)
+    if reward_range is None:
+        return None
+    budgets = np.array([row.get("kl_budget", row["kl"]) for row in rows], dtype=np.float64)
+    bound = certify.certified_gain(rewards, budgets, reward_range, level=args.level, prompt_ids=prompts)
+    for row, lo, hi in zip(rows, bound.lower, bound.upper, strict=True):
+        row["certified_low"], row["certified_high"] = float(lo), float(hi)
+    return {
+        "level": float(args.level),
+        "reward_range": list(reward_range),
+        "band_width_max": float(np.max(bound.band_width)),
+        "method": bound.method,
+    }
 
 
 COLUMNS = (
@@ -342,10 +395,11 @@ COLUMNS = (
     "reliable",
 )
 CI_COLUMNS = ("gain_ci_low", "gain_ci_high", "kl_ci_low", "kl_ci_high")
+CERTIFIED_COLUMNS = ("certified_low", "certified_high")
 
 
 def _columns(rows: list[dict]) -> list[str]:
-    return [c for c in (*COLUMNS, *CI_COLUMNS) if c in rows[0]]
+    return [c for c in (*COLUMNS, *CI_COLUMNS, *CERTIFIED_COLUMNS) if c in rows[0]]
 
 
 def _json_value(v: object) -> object:
@@ -376,6 +430,13 @@ def _write_table(rows: list[dict], summary: dict, out: io.TextIOBase) -> None:
     )
     if summary["bootstrap"]:
         out.write(f"{summary['level']:.0%} percentile intervals from {summary['bootstrap']} bootstrap replicates\n")
+    if summary.get("certify"):
+        cert = summary["certify"]
+        a, b = cert["reward_range"]
+        out.write(
+            f"certified_low/high: {cert['level']:.0%} distribution-free bounds on the optimal gain "
+            f"for rewards in [{a:g}, {b:g}] ({cert['method']})\n"
+        )
     cells = [[_cell(r[c]) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     out.write("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)) + "\n")

@@ -224,3 +224,65 @@ def test_example_file_is_reproducible(tmp_path: Path) -> None:
     shipped, shipped_ids = cli.read_rewards(root / "book" / "data" / "example_rewards.csv")
     np.testing.assert_array_equal(shipped_ids, ids)
     np.testing.assert_allclose(shipped, rewards, atol=5e-5)
+
+
+# ----------------------------------------------------------------------------- --certify
+
+
+@pytest.fixture
+def bounded_file(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    ids = np.repeat([f"p{i}" for i in range(3)], 80)
+    r = np.round(rng.beta(2.0, 5.0, size=ids.size), 6)
+    path = tmp_path / "bounded.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["prompt_id", "reward"])
+        w.writerows((i, repr(float(x))) for i, x in zip(ids, r, strict=True))
+    return path, r, ids
+
+
+def test_certify_json_agrees_with_the_library(bounded_file, capsys) -> None:
+    from alignlimits import certify
+
+    path, r, ids = bounded_file
+    argv = ["frontier", str(path), "--kl-budgets", "0.1,0.5", "--certify", "--reward-range", "0,1", "--level", "0.9"]
+    code, out, _ = run([*argv, "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    bound = certify.certified_gain(r, [0.1, 0.5], (0.0, 1.0), level=0.9, prompt_ids=ids)
+    np.testing.assert_allclose([row["certified_low"] for row in doc["rows"]], bound.lower, rtol=1e-12)
+    np.testing.assert_allclose([row["certified_high"] for row in doc["rows"]], bound.upper, rtol=1e-12)
+    assert doc["certify"]["level"] == 0.9 and doc["certify"]["reward_range"] == [0.0, 1.0]
+    assert "Bonferroni over 3 prompts" in doc["certify"]["method"]
+    for row in doc["rows"]:
+        assert row["certified_low"] <= row["gain"] <= row["certified_high"]
+    _, table, _ = run(argv, capsys)
+    assert "certified_low" in table and "90% distribution-free bounds" in table
+    _, out_csv, _ = run([*argv, "--csv"], capsys)
+    assert next(iter(csv.DictReader(io.StringIO(out_csv)))).keys() >= {"certified_low", "certified_high"}
+
+
+def test_certify_on_a_beta_grid_uses_each_rows_kl(bounded_file, capsys) -> None:
+    path, _, _ = bounded_file
+    code, out, _ = run(["frontier", str(path), "--num", "3", "--certify", "--reward-range", "0,1", "--json"], capsys)
+    assert code == 0
+    for row in json.loads(out)["rows"]:
+        assert 0 <= row["certified_low"] <= row["gain"] <= row["certified_high"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--certify"], "needs --reward-range"),
+        (["--reward-range", "0,1"], "only with --certify"),
+        (["--certify", "--reward-range", "0,1,2"], "two numbers"),
+        (["--certify", "--reward-range", "1,0"], "a < b"),
+        (["--certify", "--reward-range", "0,0.5"], "outside the stated reward_range"),
+        (["--certify", "--reward-range", "0,1", "--level", "1.5"], "--level must be between 0 and 1"),
+    ],
+)
+def test_certify_bad_input_exits_2(bounded_file, capsys, extra: list[str], message: str) -> None:
+    path, _, _ = bounded_file
+    code, _, err = run(["frontier", str(path), "--num", "2", *extra], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
