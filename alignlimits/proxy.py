@@ -614,7 +614,9 @@ def correlated_errors(
 def standardize(member_rewards: ArrayLike, base_probs: ArrayLike) -> NDArray[np.float64]:
     r"""z-score each member under ``π0``: ``(r̂_j − E_π0 r̂_j)/sd_π0(r̂_j)``; shape ``(m, k)``.
 
-    To standardise on ``n`` sampled base outcomes instead, pass their empirical
+    One reward of shape ``(k,)`` gives one standardised reward of shape ``(k,)``; with a
+    uniform ``base_probs`` this is the plain population z-score of the ``k`` values. To
+    standardise on ``n`` sampled base outcomes instead, pass their empirical
     distribution, ``np.bincount(samples, minlength=k)/n``. The result is invariant to
     ``r̂_j → a_j r̂_j + b_j`` with ``a_j > 0``.
 
@@ -628,11 +630,16 @@ def standardize(member_rewards: ArrayLike, base_probs: ArrayLike) -> NDArray[np.
     (array([-0.9012, -0.0819,  0.7373,  2.3758]), True)
     >>> bool(abs(z[0] @ base) < 1e-12), round(float(z[0] ** 2 @ base), 12)  # mean 0, variance 1 under π0
     (True, 1.0)
+    >>> standardize(np.array([1.0, 2.0, 3.0]), np.full(3, 1 / 3)).round(4)  # one reward in, one out
+    array([-1.2247,  0.    ,  1.2247])
     """
     p0 = as_probabilities(base_probs, "base_probs")
     if p0.ndim != 1:
         raise ValueError(f"base_probs must be 1-D (k outcomes); got shape {p0.shape}.")
-    members = as_finite_array(member_rewards, "member_rewards", min_ndim=2)
+    single = np.ndim(member_rewards) == 1
+    members = as_finite_array(member_rewards, "member_rewards", min_ndim=2 if not single else 1)
+    if single:
+        members = members[None, :]
     if members.ndim != 2 or members.shape[1] != p0.shape[0]:
         raise ValueError(f"member_rewards must have shape (m, k) with k = {p0.shape[0]} outcomes; got {members.shape}.")
     mean = members @ p0
@@ -645,7 +652,8 @@ def standardize(member_rewards: ArrayLike, base_probs: ArrayLike) -> NDArray[np.
             f"member {int(np.argmax(flat))} is constant under base_probs and cannot be standardised; "
             "drop it or standardise on a distribution that covers outcomes it scores differently."
         )
-    return centred / sd[:, None]
+    z = centred / sd[:, None]
+    return z[0] if single else z
 
 
 def ensemble_reward(

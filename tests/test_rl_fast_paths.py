@@ -211,3 +211,23 @@ def test_the_gpu_check_script_runs_its_comparison_on_the_cpu(capsys):
         module.check(method, None, devices=("cpu", "cpu"))
     out = capsys.readouterr().out
     assert "largest log-prob gap 0.00e+00, exact-KL gap 0.00e+00" in out
+
+
+def test_bfloat16_autocast_keeps_the_normaliser_in_float32():
+    pol = llama_policy(trainable_blocks=1)
+    ro = pol.rollout(torch.tensor([0, 1, 2]), seed=1)
+    with torch.no_grad():
+        exact = pol(ro).logprobs
+        pol.autocast_dtype = torch.bfloat16  # the CPU supports bf16 autocast too (slowly): the same code path
+        low = pol(ro).logprobs
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low.exp().sum(-1), torch.ones(low.shape[:2]), rtol=0, atol=1e-5)  # normalised
+    assert float((low - exact).abs().max()) < 0.1  # bf16 has ~3 significant digits
+
+
+def test_bf16_runs_are_refused_on_the_cpu(tmp_path):
+    from alignlimits.experiments import rl_runs
+
+    config = rl_runs.run_config("safety", "grpo", 0.1, 1, "smoke", steps=1)
+    with pytest.raises(ValueError, match="bf16 autocast is for a CUDA device"):
+        rl_runs.build(config, device="cpu", bf16=True)

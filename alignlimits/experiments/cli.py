@@ -127,6 +127,7 @@ def _build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--output", default=None, help=output_help)
     rl.add_argument("--stop-after", type=int, default=None, help="stop after this many new training steps")
     rl.add_argument("--device", default="auto", help=DEVICE_HELP)
+    rl.add_argument("--bf16", action="store_true", help="forward passes under bfloat16 autocast (CUDA only)")
     return parser
 
 
@@ -164,7 +165,7 @@ def _main_rl(args: argparse.Namespace) -> int:
         custom = default.name.replace(".json", "-custom.json")
         output = Path(args.work_dir or ".") / custom if overrides else default
     runs = rl_runs.sweep(configs, work_dir=args.work_dir, output=output, stop_after=args.stop_after,
-                         device=_device(args.device))  # fmt: skip
+                         device=_device(args.device), bf16=args.bf16)  # fmt: skip
     finished = {rl_runs.LMRunConfig(**r["config"]).key() for r in runs}
     todo = [c for c in configs if c.key() not in finished]
     print(f"{len(configs) - len(todo)} of {len(configs)} {label} finished; results in {output}")

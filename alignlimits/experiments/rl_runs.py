@@ -383,14 +383,16 @@ def shuffled_rewards(
 
 
 def build(
-    config: LMRunConfig, *, device: str | None = None
+    config: LMRunConfig, *, device: str | None = None, bf16: bool = False
 ) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO, TaskScorer]:
     """``(policy, reference, algorithm, scorer)`` of a run, the policy equal to the base model, on ``device``
-    (default: CUDA when present)."""
+    (default: CUDA when present); ``bf16``: forward passes under bfloat16 autocast (CUDA only)."""
     from alignlimits.lm.chat import chat_prompts
     from alignlimits.lm.models import last_blocks, load_model
 
     model, tokenizer = load_model(config.model, device=device, seed=config.model_seed, progress=False)
+    if bf16 and next(model.parameters()).device.type != "cuda":
+        raise ValueError("bf16 autocast is for a CUDA device; on the CPU run in float32 (drop --bf16).")
     inputs = get_task(config.task).inputs(config.n_prompts, max_document_words=config.max_document_words)
     policy = CausalLMPolicy(
         model,
@@ -401,6 +403,7 @@ def build(
         pad_token_id=tokenizer.pad_token_id,
         value_head=config.method == "ppo",
         trainable=last_blocks(model, config.trainable_blocks),
+        autocast_dtype=torch.bfloat16 if bf16 else None,
     )
     reference = policy.frozen_copy()
     scorer = TaskScorer(config.task, inputs, tokenizer)
@@ -507,6 +510,7 @@ def run(
     progress: bool = True,
     stop_after: int | None = None,
     device: str | None = None,
+    bf16: bool = False,
 ) -> dict[str, Any] | None:
     """Train (or resume) one run and evaluate it; returns the run's results entry.
 
@@ -521,16 +525,22 @@ def run(
     with storage.hold_run(folder):  # raises RunInProgressError if another process trains this run
         if finished.is_file():  # finished by another process between the first check and the lock
             return json.loads(finished.read_text())
-        return _train_and_evaluate(config, folder, progress=progress, stop_after=stop_after, device=device)
+        return _train_and_evaluate(config, folder, progress=progress, stop_after=stop_after, device=device, bf16=bf16)
 
 
 def _train_and_evaluate(
-    config: LMRunConfig, folder: Path, *, progress: bool, stop_after: int | None, device: str | None = None
+    config: LMRunConfig,
+    folder: Path,
+    *,
+    progress: bool,
+    stop_after: int | None,
+    device: str | None = None,
+    bf16: bool = False,
 ) -> dict[str, Any] | None:
     finished = folder / "run.json"
     (folder / "config.json").write_text(json.dumps(config.as_dict(), indent=1))
     torch.manual_seed(config.seed)
-    policy, reference, algorithm, scorer = build(config, device=device)
+    policy, reference, algorithm, scorer = build(config, device=device, bf16=bf16)
     sessions_file = folder / "sessions.json"
     sessions = json.loads(sessions_file.read_text()) if sessions_file.is_file() else []
     if os.getpid() not in sessions:
@@ -572,6 +582,7 @@ def _train_and_evaluate(
         "eval": evaluation,
         "provenance": {
             **provenance.environment(next(policy.parameters()).device),
+            "autocast": "bfloat16" if bf16 else None,
             "wall_time_s": train_time + eval_time,
             "train_time_s": train_time,
             "eval_time_s": eval_time,
@@ -689,6 +700,7 @@ def sweep(
     progress: bool = True,
     stop_after: int | None = None,
     device: str | None = None,
+    bf16: bool = False,
 ) -> list[dict[str, Any]]:
     """Run (or resume) every config in order, rewriting the results file after each finished run.
 
@@ -713,7 +725,7 @@ def sweep(
             continue
         before = _steps_done(config, work_dir) if budget is not None else 0
         try:
-            entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget, device=device)
+            entry = run(config, work_dir=work_dir, progress=progress, stop_after=budget, device=device, bf16=bf16)
         except storage.RunInProgressError:  # another worker has it (checked again at the end)
             busy.append(config)
             continue

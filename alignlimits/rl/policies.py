@@ -221,6 +221,9 @@ class CausalLMPolicy(nn.Module):
     value_head : add a linear value head on the last hidden state (zero-initialised), for PPO.
     trainable : optional predicate on parameter names; parameters it rejects are frozen
         (e.g. train only the last blocks). The value head is always trainable.
+    autocast_dtype : run the model's forward passes under ``torch.autocast`` with this
+        dtype (e.g. ``torch.bfloat16`` on a GPU); the log-softmax over the vocabulary and
+        everything after it stay float32/float64. None (default): the model's own precision.
 
     The full-vocabulary log-probs of :meth:`forward` are ``(B, T, V)`` float32 (the
     model's own precision; :func:`token_logprobs` casts the gathered values to float64),
@@ -238,8 +241,10 @@ class CausalLMPolicy(nn.Module):
         pad_token_id: int,
         value_head: bool = False,
         trainable: Callable[[str], bool] | None = None,
+        autocast_dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        self.autocast_dtype = autocast_dtype
         if len(prompts) == 0:
             raise ValueError("prompts is empty; pass at least one prompt (a list of token ids).")
         sampling.generation_config(  # validates temperature, length and pad ≠ eos
@@ -365,7 +370,7 @@ class CausalLMPolicy(nn.Module):
             lambda _module, _inputs, out: captured.append(out[0] if isinstance(out, tuple) else out)
         )
         try:
-            with self._only_blocks(0, depth):
+            with self._only_blocks(0, depth), self._autocast(ids.device):
                 base(input_ids=ids, attention_mask=mask.long(), position_ids=sampling.position_ids(mask),
                      use_cache=False)  # fmt: skip
         finally:
@@ -379,6 +384,17 @@ class CausalLMPolicy(nn.Module):
         (:meth:`shares_trunk_with`); its rows are the rollout's.
         """
         ids, mask, width = self._inputs(rollout)
+        with self._autocast(ids.device):
+            return self._forward(rollout, trunk, ids, mask, width)
+
+    def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
+
+    def _forward(
+        self, rollout: Rollout, trunk: Trunk | None, ids: torch.Tensor, mask: torch.Tensor, width: int
+    ) -> PolicyOutput:
         base = self.model.base_model
         args = dict(attention_mask=mask.long(), position_ids=sampling.position_ids(mask), use_cache=False)
         if trunk is None:
@@ -397,7 +413,8 @@ class CausalLMPolicy(nn.Module):
         # nothing, since only the gathered values (cast to float64 by token_logprobs) enter the losses.
         logits = self.model.get_output_embeddings()(hidden).float() / self.temperature
         values = self.value(hidden).squeeze(-1).double() if self.value is not None else None
-        return PolicyOutput(torch.log_softmax(logits, dim=-1), values)
+        with torch.autocast(device_type=logits.device.type, enabled=False):  # the normaliser in float32, always
+            return PolicyOutput(torch.log_softmax(logits.float(), dim=-1), values)
 
     def frozen_copy(self) -> CausalLMPolicy:
         ref = copy.deepcopy(self)
