@@ -43,6 +43,7 @@ book: $(STAMP)
 	python tools/check_launch_buttons.py _build/html
 	python tools/check_figures.py _build/html
 	python tools/check_search.py _build/html
+	python tools/check_roles.py _build/html
 
 test: lint check-pairing unit nbval assignments-quick
 

@@ -160,6 +160,9 @@ def _tree(vocab_size: int, max_len: int) -> _Tree:
 class EnumerableLM:
     r"""An autoregressive table ``π(v|h)`` over every prefix ``h``, with its exact sequence law.
 
+    Use :func:`random_lm` to build one, :meth:`tilt` and :meth:`best_of_n` to derive
+    aligned policies from it.
+
     Parameters
     ----------
     next_logprobs : array_like, shape (P, V)
@@ -167,9 +170,6 @@ class EnumerableLM:
         base-``(V−1)`` numbers) and token ``v``; each row normalised (``logsumexp = 0``).
     max_len : int
         ``L``, the largest number of tokens in a sequence (EOS included).
-
-    Use :func:`random_lm` to build one, :meth:`tilt` and :meth:`best_of_n` to derive
-    aligned policies from it.
     """
 
     def __init__(self, next_logprobs: ArrayLike, max_len: int) -> None:
