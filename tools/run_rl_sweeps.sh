@@ -16,7 +16,7 @@ tasks=("$@")
 for task in "${tasks[@]}"; do
   (
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-    rl=(.venv/bin/python -m alignlimits.experiments rl --tier full --work-dir .runs)
+    rl=(.venv/bin/python -m alignlimits.experiments rl --tier full --work-dir .runs --threads 1)
     "${rl[@]}" --task "$task" --tune --methods grpo
     "${rl[@]}" --task "$task" --tune --methods ppo
     "${rl[@]}" --task "$task"

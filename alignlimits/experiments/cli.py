@@ -128,6 +128,12 @@ def _build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--stop-after", type=int, default=None, help="stop after this many new training steps")
     rl.add_argument("--device", default="auto", help=DEVICE_HELP)
     rl.add_argument("--bf16", action="store_true", help="forward passes under bfloat16 autocast (CUDA only)")
+    for sub_parser in (fr, rl):
+        sub_parser.add_argument(
+            "--threads", type=int, default=None,
+            help="torch CPU threads of this process (default: torch's choice); with several workers on a small "
+            "machine give each one thread, e.g. two workers with --threads 1 on two cores",
+        )  # fmt: skip
     return parser
 
 
@@ -179,6 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m alignlimits.experiments {frontier,rl} --task T --tier TIER [...]``."""
     args = _build_parser().parse_args(argv)
     try:
+        if args.threads is not None:
+            if args.threads < 1:
+                raise ValueError(f"--threads must be >= 1; got {args.threads}.")
+            import torch
+
+            torch.set_num_threads(args.threads)
         if args.command == "rl":
             return _main_rl(args)
         given = {"model": args.model, "n_prompts": args.n_prompts, "n_samples": args.n_samples, "seed": args.seed}

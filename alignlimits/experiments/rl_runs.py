@@ -30,7 +30,7 @@ sweep (:func:`sweep`) adds every finished run to the task's results file at once
 interrupted sweep loses at most the steps since the last checkpoint.
 
 **Parallel workers.** A run holds a lock on its work folder while it trains, so a second
-process never trains the same run: :func:`run` raises :class:`RunInProgressError` and
+process never trains the same run: :func:`run` raises :class:`~alignlimits.experiments.storage.RunInProgressError` and
 :func:`sweep` moves on to the next run. A sweep merges its runs into the results file
 under a lock, keeping runs other processes added meanwhile. Several sweeps over the same
 configs (say one per core) therefore share the work without colliding.
@@ -135,7 +135,7 @@ class LMRunConfig:
     group_size : GRPO's completions per prompt.
     epochs, minibatches : passes over each batch and optimiser steps per pass.
     micro_batch_size : rows per forward/backward pass (memory: the log-probs are ``(B, T, V)``).
-    trainable_blocks : the last blocks that train (:func:`last_blocks`).
+    trainable_blocks : the last blocks that train (:func:`~alignlimits.lm.models.last_blocks`).
     max_grad_norm : gradient clipping.
     eval_samples : evaluation completions per prompt; ``eval_seed`` seeds them (the same
         for every run, so runs are compared on common random numbers).

@@ -159,7 +159,7 @@ class TabularPolicy(nn.Module):
         return self.reference_lm.max_len
 
     def to_enumerable(self) -> enumerable.EnumerableLM:
-        """The current policy as an :class:`EnumerableLM` (exact sequence law, KL, reward)."""
+        """The current policy as an :class:`~alignlimits.lm.enumerable.EnumerableLM` (exact law, KL, reward)."""
         table = torch.log_softmax(self.logits.detach(), dim=-1).cpu().numpy()
         return enumerable.EnumerableLM(table, self.reference_lm.max_len)
 
@@ -212,6 +212,10 @@ def sequence_reward(rewards: ArrayLike) -> Callable[[Rollout], torch.Tensor]:
 class CausalLMPolicy(nn.Module):
     r"""A transformers causal LM as a policy: ``π(v|x, h) = softmax(logits/T)_v`` over prompts ``x``.
 
+    The full-vocabulary log-probs of :meth:`forward` are ``(B, T, V)`` float32 (the
+    model's own precision; :func:`token_logprobs` casts the gathered values to float64),
+    computed only at the completion positions.
+
     Parameters
     ----------
     model : a causal LM (kept in eval mode: dropout off, as in RLHF practice).
@@ -224,10 +228,6 @@ class CausalLMPolicy(nn.Module):
     autocast_dtype : run the model's forward passes under ``torch.autocast`` with this
         dtype (e.g. ``torch.bfloat16`` on a GPU); the log-softmax over the vocabulary and
         everything after it stay float32/float64. None (default): the model's own precision.
-
-    The full-vocabulary log-probs of :meth:`forward` are ``(B, T, V)`` float32 (the
-    model's own precision; :func:`token_logprobs` casts the gathered values to float64),
-    computed only at the completion positions.
     """
 
     def __init__(
