@@ -113,9 +113,8 @@ def test_public_function_matches_the_replicate_path(rng):
 # ----------------------------------------------------------------------------- exactness
 
 
-def _band_edges(x, level=LEVEL):
-    t = certify.band_width(x.size, 1 - level)
-    bands = certify._bands([x], np.array([t]), 0.0, 1.0)
+def _band_edges(x, level=LEVEL, band="ks+tails"):
+    bands, _ = certify._bands([x], 1 - level, 0.0, 1.0, band)
     return bands.w[0], bands.lo[0], bands.hi[0]
 
 
@@ -144,6 +143,33 @@ def test_bounds_are_the_exact_sup_and_inf_over_the_band(rng, eps):
         assert cb.lower - 1e-12 <= tilting.max_gain(w / w.sum(), g, eps) <= cb.upper + 1e-12
 
 
+@pytest.mark.parametrize("band", certify.BANDS)
+def test_band_holds_at_its_level_and_contains_the_sample(rng, band):
+    """The true quantile function lies between the edges in ≥ 95 % of samples; the empirical always."""
+    n, reps, inside = 64, 400, 0
+    for _ in range(reps):
+        x = np.sort(rng.random(n))  # Uniform(0, 1): g(u) = u
+        w, lo, hi = _band_edges(x, band=band)
+        edges = np.concatenate([[0.0], np.cumsum(w)])
+        left, right = edges[:-1], edges[1:]  # on each interval g runs from left to right
+        inside += bool(np.all((lo <= left + 1e-12) & (right <= hi + 1e-12)))
+        mid = 0.5 * (left + right)
+        empirical = x[np.clip(np.ceil(n * mid).astype(int) - 1, 0, n - 1)]
+        assert np.all((lo <= empirical) & (empirical <= hi))
+        assert np.all(np.diff(lo) >= 0) and np.all(np.diff(hi) >= 0)
+    assert inside / reps >= LEVEL - 3 * math.sqrt(LEVEL * (1 - LEVEL) / reps)
+
+
+def test_tails_tighten_the_upper_bound_at_large_budgets(rng):
+    x = rng.beta(2, 5, size=512)
+    tails = certify.certified_gain(x, [0.1, 1.0, 3.0], (0.0, 1.0))
+    plain = certify.certified_gain(x, [0.1, 1.0, 3.0], (0.0, 1.0), band="ks")
+    assert np.all(tails.upper[1:] < plain.upper[1:] - 0.02)
+    assert "tail" in tails.method and "tail" not in plain.method
+    with pytest.raises(ValueError, match="band must be one of"):
+        certify.certified_gain(x, 0.5, (0.0, 1.0), band="dkw")
+
+
 def test_proper_sup_beats_the_difference_of_extremes(rng):
     """upper ≤ M*(dominating edge) − E(dominated edge), strictly here; lower ≥ the mirror bound."""
     x = rng.beta(2, 5, size=200)
@@ -169,7 +195,7 @@ def test_pooled_bounds_bonferroni_and_per_prompt(rng):
     x = np.clip(rng.normal(means[ids], 0.15), 0.0, 1.0)
     cb = certify.certified_gain(x, 0.3, (0.0, 1.0), prompt_ids=ids)
     assert cb.per_prompt_lower.shape == (4,) and cb.per_prompt_upper.shape == (4,)
-    np.testing.assert_allclose(cb.band_width, certify.band_width(64, 0.05 / 4))
+    np.testing.assert_allclose(cb.band_width, certify.band_width(64, 0.9 * 0.05 / 4))  # 10 % to the tails
     assert "Bonferroni over 4 prompts" in cb.method
     assert cb.lower <= cb.estimate <= cb.upper
     assert np.all(cb.per_prompt_lower <= cb.per_prompt_upper)
@@ -284,8 +310,7 @@ def test_property_monotone_in_budget_and_level(x):
 @given(x=samples)
 def test_property_raw_bounds_bracket_the_plug_in(x):
     """Before the final safety clip the bounds already bracket the plug-in (its law is in the band)."""
-    t = certify.band_width(x.size, 0.05)
-    bands = certify._bands([x], np.array([t]), 0.0, 1.0)
+    bands, _ = certify._bands([x], 0.05, 0.0, 1.0, "ks+tails")
     lower, upper = certify._bounds(bands, certify._order(bands), 0.5, np.zeros(1, dtype=np.intp), 1)
     plug_in = tilting.max_gain(np.full(x.size, 1 / x.size), x, 0.5)
     assert lower[0] <= plug_in + 1e-9 and plug_in <= upper[0] + 1e-9
