@@ -15,8 +15,18 @@ that law and log-probs describe it:
   are padded on the left with a pad token distinct from EOS; attention masks are built
   from lengths and ``position_ids = cumsum(mask) − 1``, so a padded prompt is seen
   exactly as the unpadded one.
-* **Log-probs at the sampling temperature**: :func:`token_logprobs` scores
-  ``log_softmax(logits / T)`` (in float64), the same ``T`` used to sample.
+* **Log-probs at the sampling temperature**: :func:`sample` scores each sampled token
+  with ``log_softmax(logits / T)`` from the logits ``generate`` itself sampled from (its
+  raw ``output_logits``, before any processor: the temperature is applied here, once), so
+  scoring costs no second forward pass. :func:`token_logprobs` computes the same numbers
+  by teacher forcing (a forward over prompt + completion); it is the reference the tests
+  compare the sampler against, and what scores completions the sampler did not draw.
+* **One prefill per prompt**: the ``num_samples`` rows of a prompt share its KV cache. A
+  forward over the distinct prompts of a batch (all but their last token) fills a cache
+  that is then copied along the batch axis to every row; ``generate`` continues from it,
+  feeding the last prompt token. The samples follow the same law as without sharing
+  (``share_prefill=False``), and for the same seed they are the same samples up to
+  float32 rounding of the prompt's keys and values (the random draws are the same).
 
 A completion's length counts its tokens up to and including the first EOS (or
 ``max_new_tokens`` when there is none); its mask comes from that length, never from
@@ -27,6 +37,7 @@ token values. Randomness comes from an explicit seed: generation runs inside
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -152,7 +163,8 @@ class Samples:
     lengths : (B,) completion lengths.
     prompt_index : (B,) which prompt each row answers (index into the prompt list).
     logprobs : (B, T) float64 ``log π(y_t|y_{<t})`` at ``temperature`` (0 at pads); None when
-        sampled without scoring.
+        sampled without scoring. Computed in float32 from the sampling pass's logits and cast
+        after gathering: they equal the teacher-forced :func:`token_logprobs` to float32 rounding.
     temperature : the sampling temperature.
     """
 
@@ -193,6 +205,57 @@ def _device(model: Any) -> torch.device:
     return next(model.parameters()).device
 
 
+def _cache_kwarg(model: Any) -> str:
+    """The name under which this transformers version passes a KV cache (``cache`` since 5.2x)."""
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _shared_prefill(model: Any, ids: torch.Tensor, mask: torch.Tensor, keys: Sequence[tuple[int, ...]]) -> Any | None:
+    """A KV cache of every row's prompt but its last token, computed once per distinct prompt.
+
+    ``ids``, ``mask`` are the batch's left-padded prompts (on the model's device); ``keys``
+    identify each row's prompt. Returns None when sharing saves nothing (every prompt is
+    distinct or one token wide) or the model returns no cache that ``generate`` can resume.
+    """
+    first: dict[tuple[int, ...], int] = {}  # prompt -> the first row holding it
+    for row, k in enumerate(keys):
+        first.setdefault(k, row)
+    if len(first) == len(keys) or ids.shape[1] < 2:
+        return None
+    slot = {k: u for u, k in enumerate(first)}
+    owner = [slot[k] for k in keys]
+    unique = torch.tensor(list(first.values()), dtype=torch.long, device=ids.device)
+    u_ids, u_mask = ids[unique, :-1], mask[unique, :-1]
+    kwargs: dict[str, Any] = {"use_cache": True}
+    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+        kwargs["logits_to_keep"] = 1  # the prefill's logits are never used: skip the (U, P, V) output layer
+    out = model(input_ids=u_ids, attention_mask=u_mask.long(), position_ids=position_ids(u_mask), **kwargs)
+    cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+    # generate resumes a cache by slicing input_ids to the uncached tail; a purely recurrent
+    # (linear-attention) cache has no length to slice by.
+    if cache is None or not hasattr(cache, "reorder_cache") or all(getattr(cache, "is_linear", [False])):
+        return None
+    cache.reorder_cache(torch.tensor(owner, dtype=torch.long, device=ids.device))  # copy to every row
+    return cache
+
+
+def _sampled_logprobs(logits: Sequence[torch.Tensor], new: torch.Tensor, temperature: float) -> torch.Tensor:
+    r"""``log softmax(logits/T)`` of each sampled token, float32 gathered then cast to float64, ``(B, steps)``.
+
+    ``logits`` are ``generate``'s raw per-step logits (``output_logits``: before the
+    temperature warper), so ``T`` is applied here, once, by the same float32 division the
+    warper does. Only a ``(B, V)`` block is processed at a time; nothing of size
+    ``(B, T, V)`` is ever float64.
+    """
+    out = torch.empty(new.shape, dtype=torch.float64, device=new.device)
+    for t, step in enumerate(logits[: new.shape[1]]):
+        scaled = step.float() / temperature
+        picked = scaled.gather(-1, new[:, t : t + 1]).squeeze(-1) - torch.logsumexp(scaled, dim=-1)
+        out[:, t] = picked.double()
+    return out
+
+
 def sample(
     model: Any,
     prompts: Sequence[Sequence[int]],
@@ -207,6 +270,8 @@ def sample(
     score_batch_size: int = 8,
     progress: bool = False,
     score: bool = True,
+    share_prefill: bool = True,
+    teacher_forced: bool = False,
 ) -> Samples:
     r"""Draw ``num_samples`` completions per prompt from ``softmax(logits/T)``.
 
@@ -218,17 +283,23 @@ def sample(
     temperature, max_new_tokens, eos_token_id, pad_token_id : see :func:`generation_config`.
     seed : seeds every batch (via ``numpy.random.SeedSequence(seed).spawn``), so the
         same seed and batch size give the same samples.
-    batch_size : rows generated at once.
-    score_batch_size : rows scored at once by teacher forcing (holds a float64
+    batch_size : rows generated at once. With ``score=True`` the sampling pass keeps its
+        float32 logits, ``batch_size × max_new_tokens × V`` of them, until the batch is scored.
+    score_batch_size : rows scored at once when ``teacher_forced`` (holds a float64
         ``(score_batch_size, T, V)`` block: keep it small for large vocabularies).
-    score : compute the teacher-forced log-probs (one more forward pass); callers that
-        score the samples themselves anyway (the RL algorithms) pass False.
+    score : return the log-probs of the samples; callers that score the samples themselves
+        anyway (the RL algorithms) pass False.
+    share_prefill : rows of a batch with the same prompt share one prefill (one forward
+        over the distinct prompts, its KV cache copied to their rows). Same law as False;
+        for the same seed, the same samples up to float32 rounding of the cache.
+    teacher_forced : score by a second, teacher-forced pass (:func:`token_logprobs`) instead
+        of from the sampling pass's logits (the slower path before shared scoring; same
+        numbers to float32 rounding).
 
     Returns
     -------
     Samples
-        With teacher-forced ``logprobs`` of the sampled tokens at ``temperature``
-        (``None`` when ``score=False``).
+        With ``logprobs`` of the sampled tokens at ``temperature`` (``None`` when ``score=False``).
     """
     if int(num_samples) != num_samples or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}.")
@@ -237,29 +308,45 @@ def sample(
     config = generation_config(
         temperature=temperature, max_new_tokens=max_new_tokens, eos_token_id=eos_token_id, pad_token_id=pad_token_id
     )
+    own_scores = score and not teacher_forced
+    # Raw logits (before the temperature warper), kept per step; only asked for when used.
+    config.output_logits = own_scores
+    config.return_dict_in_generate = own_scores
     rows = [i for i in range(len(prompts)) for _ in range(int(num_samples))]
     if not rows:
         raise ValueError("prompts is empty; pass at least one prompt.")
     prompt_ids, prompt_mask = left_pad([prompts[i] for i in rows], pad_token_id)
+    # Rows share a prefill when their prompts are equal (not only when they have the same
+    # index: callers such as GRPO pass a prompt once per row).
+    keys = [tuple(int(t) for t in prompts[i]) for i in rows] if share_prefill else []
     device = _device(model)
     starts = list(range(0, len(rows), batch_size))
     seeds = np.random.SeedSequence(seed).spawn(len(starts))
-    pieces = []
+    pieces, scored = [], []
     for start, ss in zip(tqdm(starts, desc="sampling", disable=not progress), seeds, strict=True):
         ids = prompt_ids[start : start + batch_size].to(device)
         mask = prompt_mask[start : start + batch_size].to(device)
         fork_devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=fork_devices), _own_generation_config(model), torch.no_grad():
             torch.manual_seed(int(ss.generate_state(1)[0]))
+            cache = _shared_prefill(model, ids, mask, keys[start : start + batch_size]) if share_prefill else None
+            extra = {} if cache is None else {_cache_kwarg(model): cache}
             out = model.generate(
                 input_ids=ids,
                 attention_mask=mask.long(),
                 position_ids=position_ids(mask),
                 generation_config=config,
+                **extra,
             )
-        new = out[:, ids.shape[1] :].cpu()
+            sequences = out.sequences if own_scores else out
+            new = sequences[:, ids.shape[1] :]
+            if own_scores:
+                part = torch.zeros((new.shape[0], int(max_new_tokens)), dtype=torch.float64)
+                part[:, : new.shape[1]] = _sampled_logprobs(out.logits, new, float(temperature)).cpu()
+                scored.append(part)
+            del out, cache  # the per-step logits and the cache are the batch's largest tensors
         padded = torch.full((new.shape[0], int(max_new_tokens)), int(pad_token_id), dtype=torch.long)
-        padded[:, : new.shape[1]] = new
+        padded[:, : new.shape[1]] = new.cpu()
         pieces.append(padded)
     completion_ids = torch.cat(pieces)
     lengths = completion_lengths(completion_ids, eos_token_id)
@@ -267,7 +354,9 @@ def sample(
     # Tokens after EOS are padding whatever generate wrote there.
     completion_ids = torch.where(completion_mask, completion_ids, torch.full_like(completion_ids, int(pad_token_id)))
     logprobs = None
-    if score:
+    if own_scores:
+        logprobs = torch.where(completion_mask, torch.cat(scored), torch.zeros((), dtype=torch.float64))
+    elif score:
         logprobs = token_logprobs(
             model,
             prompt_ids,
