@@ -525,3 +525,18 @@ def test_resolve_device() -> None:
 def test_a_run_on_an_explicit_device_records_it(tmp_path) -> None:
     entry = rl_runs.run(smoke("grpo", steps=1), work_dir=tmp_path, progress=False, device="cpu")
     assert entry["provenance"]["hardware"]["device"] == "cpu"
+
+
+def test_full_tier_results_are_refused_from_a_dirty_tree(monkeypatch, tmp_path, capsys) -> None:
+    from alignlimits.experiments import provenance
+
+    monkeypatch.setattr(provenance, "_git", lambda *a: " M alignlimits/tilting.py" if a[0] == "status" else "abc")
+    with pytest.raises(provenance.DirtyTreeError, match=r"committed code.*alignlimits/tilting.py"):
+        provenance.require_clean_tree("full")
+    provenance.require_clean_tree("smoke")  # smoke and default runs are for checking code, not for the book
+    with pytest.raises(provenance.DirtyTreeError):
+        rl_runs.run(rl_runs.run_config("safety", "grpo", 0.1, 1, "full"), work_dir=tmp_path, progress=False)
+    assert cli.main(["frontier", "--task", "safety", "--tier", "full", "--work-dir", str(tmp_path)]) == 2
+    assert "full-tier results must come from committed code" in capsys.readouterr().err
+    monkeypatch.setattr(provenance, "_git", lambda *a: "")  # clean: passes
+    provenance.require_clean_tree("full")

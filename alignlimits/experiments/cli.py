@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from alignlimits.experiments import frontier
+from alignlimits.experiments import frontier, provenance
 from alignlimits.tasks import TASKS
 from alignlimits.tiers import TIERS
 
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = frontier.frontier_config(args.task, args.tier, **overrides)
         results = frontier.run_frontier(config, work_dir=args.work_dir, stop_after=args.stop_after,
                                         device=_device(args.device))  # fmt: skip
-    except (ValueError, FileNotFoundError, OSError) as err:
+    except (ValueError, FileNotFoundError, OSError, provenance.DirtyTreeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if results is None:

@@ -244,6 +244,7 @@ def run_frontier(
     """
     from tqdm.auto import tqdm
 
+    provenance.require_clean_tree(config.tier)
     folder = _work_dir(config, work_dir)
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
     task = get_task(config.task).inputs(config.n_prompts, max_document_words=config.max_document_words)

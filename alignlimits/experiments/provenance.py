@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["VERSIONED_DISTRIBUTIONS", "environment"]
+__all__ = ["VERSIONED_DISTRIBUTIONS", "DirtyTreeError", "environment", "require_clean_tree"]
 
 #: The distributions whose versions a result records (those installed; the rest are skipped).
 VERSIONED_DISTRIBUTIONS = (
@@ -62,3 +62,29 @@ def environment(device: Any = None) -> dict[str, Any]:
         "hardware": _hardware(device),
         "versions": _versions(),
     }
+
+
+class DirtyTreeError(RuntimeError):
+    """A full-tier result was asked for from code that differs from its git commit."""
+
+
+def require_clean_tree(tier: str) -> None:
+    """Refuse to produce ``full``-tier results from uncommitted code (they could not be reproduced).
+
+    Other tiers pass. Outside a git checkout (an installed package) the package version
+    identifies the code and the run goes ahead; its provenance says ``git_sha: unknown``.
+
+    Raises
+    ------
+    DirtyTreeError
+        Naming the modified tracked files and what to do.
+    """
+    if tier != "full":
+        return
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    if status:
+        files = [line[3:] for line in status.splitlines()][:5]
+        raise DirtyTreeError(
+            f"full-tier results must come from committed code, but tracked files differ from the commit "
+            f"({', '.join(files)}{', …' if len(status.splitlines()) > 5 else ''}); commit or stash them and run again."
+        )

@@ -522,6 +522,7 @@ def run(
     finished = folder / "run.json"
     if finished.is_file():
         return json.loads(finished.read_text())
+    provenance.require_clean_tree(config.tier)  # before any training: a full-tier run must be reproducible
     with storage.hold_run(folder):  # raises RunInProgressError if another process trains this run
         if finished.is_file():  # finished by another process between the first check and the lock
             return json.loads(finished.read_text())
