@@ -89,6 +89,7 @@ from scipy.special import logsumexp
 from scipy.stats import beta as stats_beta
 from scipy.stats import kstwo
 
+from alignlimits import estimator
 from alignlimits._validation import as_finite_array, as_kl_budgets, check_same_shape
 
 __all__ = ["CertifiedBound", "band_width", "certified_gain", "certified_gain_rows", "range_only_bound"]
@@ -531,8 +532,6 @@ def _bounds(bd: _Bands, od: _Order, eps: float, group: NDArray[np.intp], n_group
 
 
 def _plug_in(rewards: NDArray, eps: NDArray, prompt_ids: NDArray | None) -> NDArray:
-    from alignlimits import estimator  # local: estimator re-exports this module's function
-
     ceiling = estimator.kl_ceiling(rewards, prompt_ids)
     out = np.empty(eps.size)
     for i, e in enumerate(eps):
@@ -547,7 +546,8 @@ def _plug_in(rewards: NDArray, eps: NDArray, prompt_ids: NDArray | None) -> NDAr
             ids = np.unique(prompt_ids, return_inverse=True)[1].reshape(-1)
         sizes = np.bincount(ids)
         greedy = np.maximum.reduceat(rewards[np.argsort(ids, kind="stable")], np.r_[0, np.cumsum(sizes)[:-1]])
-        out[np.isnan(out)] = float(np.mean(greedy - np.bincount(ids, weights=rewards) / sizes))
+        # max − mean ≥ 0; equal rewards whose mean is an ulp above them must not give a negative gain
+        out[np.isnan(out)] = float(np.mean(np.maximum(greedy - np.bincount(ids, weights=rewards) / sizes, 0.0)))
     return out
 
 

@@ -75,7 +75,6 @@ __all__ = [
     "EstimatedFrontier",
     "bootstrap_frontier",
     "bootstrap_gain_at_budget",
-    "certified_gain_at_budget",
     "estimate_frontier",
     "gain_at_budget",
     "khat_threshold",
@@ -226,8 +225,10 @@ def _per_prompt(g: _Groups, betas: NDArray[np.float64]) -> dict[str, NDArray[np.
         out["kl"][:, sl] = np.maximum(log_n[:, None] + inv_beta[None, :] * sum_ef / sum_e - log_s, 0.0)
         with np.errstate(over="ignore"):  # a reverse KL beyond 1.8e308 nats is reported as inf
             out["reverse_kl"][:, sl] = np.maximum(log_s - log_n[:, None] - mean_from_top[:, None] * inv_beta, 0.0)
-        # β = inf is the base policy: its gain is exactly 0, not the rounding of mean(r − r̄)
-        out["gain"][:, sl] = np.where(np.isinf(betas[sl])[None, :], 0.0, sum_ec / sum_e)
+        # β = inf is the base policy: its gain is exactly 0, not the rounding of mean(r − r̄). Otherwise the
+        # weights rise with r, so Σ w̃ r ≥ r̄ (Chebyshev's sum inequality): a negative gain is rounding only
+        # (e.g. equal rewards whose mean is one ulp off), and it is clipped at 0 like the divergences above.
+        out["gain"][:, sl] = np.where(np.isinf(betas[sl])[None, :], 0.0, np.maximum(sum_ec / sum_e, 0.0))
         out["ess"][:, sl] = sum_e**2 / sum_e2
         # first-order bias of the gain, −Σ w̃² (r − Σ w̃ r) (see _bias_corrected)
         out["gain_bias"][:, sl] = -(sum_e2c - sum_e2 * sum_ec / sum_e) / sum_e**2
@@ -790,36 +791,3 @@ def bootstrap_gain_at_budget(
     if requested.ndim == 0:
         return float(low[0]), float(high[0])
     return low, high
-
-
-# --------------------------------------------------------------------------- certified bounds
-
-
-def certified_gain_at_budget(
-    rewards: ArrayLike,
-    kl_budget: ArrayLike,
-    reward_range: tuple[float, float],
-    prompt_ids: ArrayLike | None = None,
-    *,
-    level: float = 0.95,
-):
-    """Distribution-free bounds ``lower ≤ Δ*(ε) ≤ upper`` for rewards known to lie in ``reward_range``.
-
-    Valid at ``level`` for every finite n and every reward law on the range (pooled
-    over prompts with ``prompt_ids``); the plug-in :func:`gain_at_budget` lies between
-    them. A thin front to :func:`alignlimits.certify.certified_gain`, which documents
-    the route (exact sup/inf over a Kolmogorov/DKW band) and returns a
-    :class:`alignlimits.certify.CertifiedBound`. Without a known range no finite-sample
-    upper bound exists.
-
-    Examples
-    --------
-    >>> from alignlimits.estimator import certified_gain_at_budget
-    >>> r = np.random.default_rng(0).uniform(size=500)
-    >>> cb = certified_gain_at_budget(r, 0.5, (0.0, 1.0))
-    >>> bool(cb.lower <= cb.estimate <= cb.upper)
-    True
-    """
-    from alignlimits.certify import certified_gain  # local: certify uses this module's plug-in
-
-    return certified_gain(rewards, kl_budget, reward_range, level=level, prompt_ids=prompt_ids)

@@ -406,7 +406,9 @@ def _solve_beta(p0: NDArray, r: NDArray, eps: float, ceiling: float) -> float:
             "Choose a smaller budget, or use max_gain() for the (greedy) constrained optimum."
         )
 
-    sd = float(np.sqrt(p0 @ (r - p0 @ r) ** 2))
+    centred = r - p0 @ r
+    scale = float(np.max(np.abs(centred)))  # > 0 here; scaling first keeps tiny spreads from underflowing
+    sd = scale * float(np.sqrt(p0 @ (centred / scale) ** 2))
     try:
         return beta_for_budget(lambda beta: float(frontier(p0, r, beta).kl), eps, sd)
     except BudgetAtCeiling:

@@ -370,3 +370,11 @@ def test_rows_are_plain_python() -> None:
     rows = fit.rows()
     assert len(rows) == 2 and isinstance(rows[0]["reliable"], bool)
     assert rows[1]["gain"] == pytest.approx(fit.gain[1])
+
+
+def test_equal_rewards_give_a_gain_of_exactly_zero_never_a_negative_one():
+    # Found by hypothesis (through the certified bounds): three equal rewards whose mean is one ulp off gave -2.8e-17.
+    r = np.array([0.21253099, 0.21253099, 0.21253099])
+    for beta in (1e-3, 1.0, 1e3):
+        fit = est.estimate_frontier(r, beta)
+        assert fit.gain == 0.0 and fit.kl >= 0.0 and fit.jeffreys >= 0.0

@@ -230,3 +230,12 @@ def test_budgets_within_rounding_of_the_ceiling(rng):
                 assert "rounding" in str(err)
             else:
                 assert tilting.frontier(p0, r, beta).kl == pytest.approx(eps, rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [2.9e-266, 1e-100, 1e-8, 1.0, 1e8, 1e100])
+def test_max_gain_scales_with_the_reward_down_to_subnormal_spreads(scale):
+    # Found by hypothesis (through the certified bounds): a spread of 3e-266 underflowed the sd used to
+    # bracket β and raised. The optimal gain is homogeneous of degree 1 in the reward.
+    base, reward = np.array([0.5, 0.3, 0.2]), np.array([0.0, 0.4, 1.0])
+    expected = tilting.max_gain(base, reward, 0.3)
+    assert tilting.max_gain(base, scale * reward, 0.3) / scale == pytest.approx(expected, rel=1e-9)
