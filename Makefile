@@ -58,8 +58,9 @@ check-pairing: $(STAMP)
 unit: $(STAMP)
 	pytest -q -n 2 tests
 	pytest -q -p no:cacheprovider --doctest-modules \
-	  alignlimits/{divergences,tilting,estimator,bon,toys,proxy,constrained,scaling,tiers,lab}.py \
-	  $(filter-out %/__init__.py %/dpo.py,$(wildcard alignlimits/symbolic/*.py))
+	  alignlimits/{divergences,tilting,estimator,certify,bon,toys,proxy,dpo,constrained,scaling,tiers,lab,cache}.py \
+	  $(filter-out %/__init__.py,$(wildcard alignlimits/symbolic/*.py)) \
+	  alignlimits/tasks/__init__.py alignlimits/experiments/{storage,frontier,analysis,rl_runs}.py
 
 nbval: $(STAMP)
 	ALIGNLIMITS_TIER=smoke pytest -q -p no:cacheprovider -n 2 --dist loadfile \

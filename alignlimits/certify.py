@@ -126,6 +126,14 @@ class CertifiedBound:
     per_prompt_lower, per_prompt_upper : with several prompts, each prompt's bounds
         at its own budget ε, simultaneously valid at ``level``; shape ``(P,)`` or
         ``(P, m)``. ``None`` for one prompt.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from alignlimits.certify import certified_gain
+    >>> bound = certified_gain(np.linspace(0.0, 1.0, 200), 0.5, (0.0, 1.0))
+    >>> bool(0.0 <= bound.lower <= bound.estimate <= bound.upper <= 1.0), bound.level
+    (True, 0.95)
     """
 
     kl_budget: NDArray[np.float64] | float
