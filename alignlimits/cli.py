@@ -1,30 +1,39 @@
-"""Command-line interface: ``alignlimits frontier REWARDS.csv``.
+"""Command-line interface: ``alignlimits frontier REWARDS.csv`` and ``alignlimits experiments``.
 
-Reads rewards of base-model samples (CSV or JSON Lines, columns ``reward`` and
-optionally ``prompt_id``), estimates the optimal KL–reward frontier with
-:mod:`alignlimits.estimator`, and prints it as a table, JSON or CSV.
-Malformed input ends with exit code 2 and a one-line message naming the line.
+``frontier`` reads rewards of base-model samples (CSV, JSON Lines or Parquet, from a file or
+standard input; columns ``reward`` and optionally ``prompt_id``, or others named with
+``--reward-column``/``--prompt-column``), estimates the optimal KL–reward frontier with
+:mod:`alignlimits.estimator`, and prints it as a table, JSON or CSV. ``experiments`` hands its
+arguments to :mod:`alignlimits.experiments.cli` (the same as ``python -m alignlimits.experiments``).
+
+Bad input of any kind ends with exit code 2 and one line ``alignlimits: error: ...`` naming the
+problem (and the line of the file); anything else unexpected ends with exit code 1 and one line
+asking for a report, never a traceback (``ALIGNLIMITS_DEBUG=1`` re-raises it).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import decimal
 import io
 import json
 import math
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
 
-from alignlimits import certify, estimator
+from alignlimits import __version__, certify, estimator
 
 __all__ = ["InputError", "main", "read_rewards"]
 
 EXIT_INPUT_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
 
 DESCRIPTION = """\
 Estimate the optimal KL-reward frontier of KL-regularised alignment from rewards of
@@ -36,7 +45,7 @@ averaged over prompts. No policy with that KL from the base model can gain more.
 """
 
 FRONTIER_EPILOG = """\
-input file
+input file (the format comes from the suffix, or --format; '-' reads standard input)
   .csv    a header row with a 'reward' column and, optionally, 'prompt_id';
           other columns are ignored. Example:
               prompt_id,reward
@@ -44,6 +53,8 @@ input file
               p1,-1.20
               p2,0.05
   .jsonl  one JSON object per line with the same keys, e.g. {"prompt_id": "p1", "reward": 0.31}
+  .parquet  a table with the same columns (needs pyarrow: pip install pyarrow)
+  Other column names: --reward-column NAME, --prompt-column NAME.
   Rewards must be finite numbers. Without prompt_id all rows are one prompt.
   Sample several completions per prompt (tens at least): the estimate is per prompt.
 
@@ -81,7 +92,13 @@ examples
   alignlimits frontier rewards.csv --kl-budgets 0.1,0.5 --certify --reward-range 0,1 --level 0.95
   alignlimits frontier rewards.csv --certify --reward-range=-1,1   (a negative bound needs '=')
   alignlimits frontier rewards.csv --beta-min 0.05 --beta-max 5 --num 40 --plot frontier.png
+  cat rewards.csv | alignlimits frontier - --format csv
+  alignlimits frontier scores.parquet --reward-column score --prompt-column question
   python -m alignlimits frontier rewards.csv   (same thing)
+
+JSON output (--json) carries "schema": "alignlimits.cli.frontier", "schema_version", the
+"alignlimits_version" and "options": every option that changes the numbers.
+exit status: 0 done, 2 bad input (one line saying what), 1 internal error (please report it).
 """
 
 
@@ -91,95 +108,311 @@ class InputError(ValueError):
 
 # ----------------------------------------------------------------------------- reading
 
+#: Input formats and the file suffixes that imply them (``--format`` overrides the suffix).
+FORMATS = ("csv", "jsonl", "parquet")
+SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+DEFAULT_REWARD_COLUMN = "reward"
+DEFAULT_PROMPT_COLUMN = "prompt_id"
 
-def _parse_reward(value: object, where: str) -> float:
+
+def _parse_reward(value: object, where: str, column: str = DEFAULT_REWARD_COLUMN) -> float:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise InputError(f"{where}: reward is empty; every row needs a finite number.")
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InputError(f"{where}: reward {value!r} is not a number.")
+        raise InputError(f"{where}: {column} is empty; every row needs a finite number.")
+    if isinstance(value, bool) or not isinstance(value, str | int | float | decimal.Decimal):
+        raise InputError(f"{where}: {column} {value!r} is not a number.")
     try:
         x = float(value)
     except ValueError:
-        raise InputError(f"{where}: reward {value!r} is not a number.") from None
+        raise InputError(f"{where}: {column} {value!r} is not a number.") from None
+    except OverflowError:  # an integer too large for a float (JSON allows any integer)
+        raise InputError(f"{where}: {column} is too large for a float; rewards must be finite.") from None
     if not math.isfinite(x):
-        raise InputError(f"{where}: reward is {value!r}; rewards must be finite (no NaN or inf).")
+        raise InputError(f"{where}: {column} is {value!r}; rewards must be finite (no NaN or inf).")
     return x
 
 
-def _parse_prompt(value: object, where: str) -> str:
+def _parse_prompt(value: object, where: str, column: str = DEFAULT_PROMPT_COLUMN) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise InputError(f"{where}: prompt_id is empty; give every row a prompt id or drop the column.")
+        raise InputError(f"{where}: {column} is empty; give every row a prompt id or drop the column.")
     if isinstance(value, float) and not math.isfinite(value):
-        raise InputError(f"{where}: prompt_id is {value!r}.")
-    return str(value).strip() if isinstance(value, str) else json.dumps(value)
+        raise InputError(f"{where}: {column} is {value!r}.")
+    # default=str: Parquet can hold bytes, dates and decimals, which JSON cannot spell
+    return str(value).strip() if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _read_csv(text: str, name: str) -> tuple[list[float], list[str] | None]:
+def _found(names: Sequence[object]) -> str:
+    return ", ".join(repr(str(n)) for n in names) or "none"
+
+
+def _check_header(names: Sequence[str], where: str, reward_column: str, prompt_column: str | None) -> bool:
+    """Check that a table header has the reward column (and an asked-for prompt column) exactly once.
+
+    Returns whether the prompt column is there: with the default prompt column its absence
+    means one prompt, but a column named with ``--prompt-column`` must exist.
+    """
+    wanted = [(reward_column, "--reward-column"), (prompt_column or DEFAULT_PROMPT_COLUMN, "--prompt-column")]
+    for i, (name, flag) in enumerate(wanted):
+        if names.count(name) > 1:
+            raise InputError(f"{where}: column {name!r} appears {names.count(name)} times; keep one.")
+        if name not in names and (i == 0 or prompt_column is not None):
+            raise InputError(f"{where}: no {name!r} column (found: {_found(names)}); name the column with {flag}.")
+    return prompt_column is not None or DEFAULT_PROMPT_COLUMN in names
+
+
+def _read_csv(
+    text: str,
+    name: str,
+    reward_column: str = DEFAULT_REWARD_COLUMN,
+    prompt_column: str | None = None,
+) -> tuple[list[float], list[str] | None]:
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise InputError(f"{name}: the file is empty; expected a header line with a 'reward' column.")
-    fields = [f.strip() if f else f for f in reader.fieldnames]
-    reader.fieldnames = fields
-    if "reward" not in fields:
-        raise InputError(f"{name} line 1: no 'reward' column (found: {', '.join(map(str, fields))}).")
-    has_prompt = "prompt_id" in fields
-    rewards: list[float] = []
-    prompts: list[str] = []
-    for row in reader:
-        where = f"{name} line {reader.line_num}"
-        if None in row:
-            raise InputError(f"{where}: more fields than the header has columns.")
-        if all(v is None or not str(v).strip() for v in row.values()):
-            continue  # a blank line
-        rewards.append(_parse_reward(row.get("reward"), where))
-        if has_prompt:
-            prompts.append(_parse_prompt(row.get("prompt_id"), where))
+    try:
+        fieldnames = reader.fieldnames
+        if not fieldnames:
+            raise InputError(f"{name}: the file is empty; expected a header line with a {reward_column!r} column.")
+        fields = [f.strip() if f else f for f in fieldnames]
+        has_prompt = _check_header(fields, f"{name} line 1", reward_column, prompt_column)
+        prompt_key = prompt_column if prompt_column is not None else DEFAULT_PROMPT_COLUMN
+        reader.fieldnames = fields
+        rewards: list[float] = []
+        prompts: list[str] = []
+        for row in reader:
+            where = f"{name} line {reader.line_num}"
+            if None in row:
+                raise InputError(f"{where}: more fields than the header has columns.")
+            if all(v is None or not str(v).strip() for v in row.values()):
+                continue  # a blank line
+            rewards.append(_parse_reward(row.get(reward_column), where, reward_column))
+            if has_prompt:
+                prompts.append(_parse_prompt(row.get(prompt_key), where, prompt_key))
+    except csv.Error as err:  # a NUL byte, an unterminated quote at the end, a field over the size limit
+        # reader.reader's count: DictReader's own line_num still names the last good row
+        raise InputError(f"{name} line {reader.reader.line_num}: not valid CSV ({err}).") from None
     return rewards, (prompts if has_prompt else None)
 
 
-def _read_jsonl(text: str, name: str) -> tuple[list[float], list[str] | None]:
+def _no_duplicate_keys(where: str, keys: tuple[str, ...]) -> Callable[[list[tuple[str, object]]], dict]:
+    """A ``json`` object hook that refuses a repeated reward or prompt key (``json`` keeps the last silently)."""
+
+    def hook(pairs: list[tuple[str, object]]) -> dict:
+        names = [k for k, _ in pairs]
+        for key in keys:
+            if names.count(key) > 1:
+                raise InputError(f"{where}: key {key!r} appears {names.count(key)} times; keep one.")
+        return dict(pairs)
+
+    return hook
+
+
+def _read_jsonl(
+    text: str,
+    name: str,
+    reward_column: str = DEFAULT_REWARD_COLUMN,
+    prompt_column: str | None = None,
+) -> tuple[list[float], list[str] | None]:
+    prompt_key = prompt_column if prompt_column is not None else DEFAULT_PROMPT_COLUMN
     rewards: list[float] = []
     prompts: list[str | None] = []
+    line_numbers: list[int] = []
     for line_no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{name} line {line_no}"
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_no_duplicate_keys(where, (reward_column, prompt_key)))
         except json.JSONDecodeError as err:
             raise InputError(f"{where}: not valid JSON ({err.msg}).") from None
+        except InputError:
+            raise
+        except ValueError as err:  # e.g. an integer of more than 4300 digits
+            raise InputError(f"{where}: not valid JSON ({' '.join(str(err).split())}).") from None
+        except RecursionError:
+            raise InputError(f"{where}: not valid JSON (nested too deeply).") from None
         if not isinstance(obj, dict):
-            raise InputError(f'{where}: expected a JSON object like {{"reward": 0.5}}.')
-        if "reward" not in obj:
-            raise InputError(f"{where}: no 'reward' key (found: {', '.join(obj) or 'none'}).")
-        rewards.append(_parse_reward(obj["reward"], where))
-        prompts.append(_parse_prompt(obj["prompt_id"], where) if "prompt_id" in obj else None)
+            raise InputError(f"{where}: expected a JSON object like {{{json.dumps(reward_column)}: 0.5}}.")
+        if reward_column not in obj:
+            hint = "" if reward_column != DEFAULT_REWARD_COLUMN else "; name the key with --reward-column"
+            raise InputError(f"{where}: no {reward_column!r} key (found: {', '.join(obj) or 'none'}){hint}.")
+        rewards.append(_parse_reward(obj[reward_column], where, reward_column))
+        if prompt_key in obj:
+            prompts.append(_parse_prompt(obj[prompt_key], where, prompt_key))
+        elif prompt_column is not None:
+            raise InputError(f"{where}: no {prompt_column!r} key (found: {', '.join(obj) or 'none'}).")
+        else:
+            prompts.append(None)
+        line_numbers.append(line_no)
     with_id = [p is not None for p in prompts]
     if any(with_id) and not all(with_id):
         first = with_id.index(False) if with_id[0] else with_id.index(True)
-        lines = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
-        raise InputError(f"{name} line {lines[first]}: prompt_id is given on some lines but not on others.")
+        raise InputError(f"{name} line {line_numbers[first]}: {prompt_key} is given on some lines but not on others.")
     return rewards, ([str(p) for p in prompts] if prompts and all(with_id) else None)
 
 
-def read_rewards(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Rewards (float64, shape (N,)) and prompt ids (str, shape (N,) or None) from a .csv or .jsonl file.
-
-    Raises :class:`InputError` with the file name and line number for malformed input.
-    """
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in {".csv", ".jsonl", ".ndjson"}:
-        raise InputError(f"{p}: unknown file type {suffix or '(none)'!r}; use a .csv or .jsonl file.")
+def _read_parquet(
+    data: bytes | Path,
+    name: str,
+    reward_column: str = DEFAULT_REWARD_COLUMN,
+    prompt_column: str | None = None,
+) -> tuple[list[float] | np.ndarray, list[str] | None]:
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("reading Parquet needs pyarrow, which is not installed: pip install pyarrow") from None
+    try:
+        source = pa.BufferReader(data) if isinstance(data, bytes) else str(data)
+        table = pq.read_table(source)
+    except (pa.ArrowException, OSError, ValueError) as err:
+        raise InputError(f"{name}: not a readable Parquet file ({' '.join(str(err).split())}).") from None
+    names = list(table.column_names)
+    has_prompt = _check_header(names, name, reward_column, prompt_column)
+    prompt_key = prompt_column if prompt_column is not None else DEFAULT_PROMPT_COLUMN
+    column = table.column(reward_column)
+    rewards: list[float] | np.ndarray
+    if (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)) and column.null_count == 0:
+        # the fast path for the usual case; only its non-finite values need a row number
+        rewards = column.to_numpy().astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(rewards))
+        if bad.size:
+            _parse_reward(float(rewards[bad[0]]), f"{name} row {bad[0] + 1}", reward_column)
+    else:
+        rewards = [_parse_reward(v, f"{name} row {i}", reward_column) for i, v in enumerate(column.to_pylist(), 1)]
+    prompts = None
+    if has_prompt:
+        values = table.column(prompt_key).to_pylist()
+        prompts = [_parse_prompt(v, f"{name} row {i}", prompt_key) for i, v in enumerate(values, 1)]
+    return rewards, prompts
+
+
+def _format_of(path: str, fmt: str | None) -> str:
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise InputError(f"unknown --format {fmt!r}; use one of {', '.join(FORMATS)}.")
+        return fmt
+    if path == STDIN:
+        raise InputError(f"reading standard input ('-') needs --format {{{','.join(FORMATS)}}}.")
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(
+            f"{path}: cannot tell the file type from the suffix {suffix or '(none)'!r}; "
+            "use a .csv or .jsonl (or .parquet) file, or give --format."
+        )
+    return SUFFIXES[suffix]
+
+
+def _read_bytes(path: str) -> bytes:
+    if path == STDIN:
+        if sys.stdin is None or sys.stdin.closed:
+            raise InputError("standard input is closed; give a file name instead of '-'.")
+        if sys.stdin.isatty():  # reading a terminal would wait for typing that never comes
+            raise InputError("standard input is a terminal; pipe the rewards in, e.g. cat rewards.csv | ... -")
+        buffer = getattr(sys.stdin, "buffer", None)
+        # a text-only stream (some notebook kernels and test harnesses) has no byte buffer
+        return buffer.read() if buffer is not None else sys.stdin.read().encode("utf-8")
+    p = Path(path)
+    try:
+        return p.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{p}: no such file.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{p}: cannot read it ({err}).") from None
-    rewards, prompts = (_read_csv if suffix == ".csv" else _read_jsonl)(text, str(p))
-    if not rewards:
-        raise InputError(f"{p}: no data rows; expected one reward per line after the header.")
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a directory; give a rewards file.") from None
+    except NotADirectoryError:
+        raise InputError(f"{p}: no such file (a part of the path is not a folder).") from None
+    except PermissionError:
+        raise InputError(f"{p}: permission denied; cannot read it.") from None
+    except OSError as err:
+        raise InputError(f"{p}: cannot read it ({err.strerror or err}).") from None
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        byte = data[err.start : err.start + 1].hex()
+        raise InputError(
+            f"{name}: not UTF-8 text (byte 0x{byte} at offset {err.start}); save it as UTF-8, "
+            "or give --format parquet for a Parquet file."
+        ) from None
+
+
+def read_rewards(
+    path: str | Path,
+    *,
+    format: str | None = None,  # shadows the builtin on purpose: the CLI flag's name
+    reward_column: str = DEFAULT_REWARD_COLUMN,
+    prompt_column: str | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read base-model rewards and their prompt ids from a CSV, JSON Lines or Parquet file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file, or ``"-"`` for standard input (then ``format`` is required).
+    format : {"csv", "jsonl", "parquet"}, optional
+        The file format; by default inferred from the suffix (.csv, .jsonl/.ndjson, .parquet/.pq).
+    reward_column : str
+        The column (CSV, Parquet) or key (JSON Lines) holding the reward.
+    prompt_column : str, optional
+        The column of prompt ids, which must then exist. By default ``prompt_id`` is used when
+        present; without it all rows are one prompt.
+
+    Returns
+    -------
+    rewards : ndarray of float64, shape (N,)
+    prompt_ids : ndarray of str, shape (N,), or None
+
+    Raises
+    ------
+    InputError
+        For a missing, unreadable or malformed file, with the file name and line (or row) number.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "r.csv"
+    >>> _ = f.write_text("prompt_id,reward\\np1,0.5\\np1,1.5\\n")
+    >>> rewards, ids = read_rewards(f)
+    >>> rewards.tolist(), ids.tolist()
+    ([0.5, 1.5], ['p1', 'p1'])
+    """
+    path = str(path)
+    if not reward_column:
+        raise InputError("--reward-column needs a column name.")
+    if prompt_column is not None and not prompt_column:
+        raise InputError("--prompt-column needs a column name.")
+    if prompt_column is not None and prompt_column == reward_column:
+        raise InputError(f"--reward-column and --prompt-column are both {reward_column!r}; they must differ.")
+    if not path:
+        raise InputError("REWARDS is empty; give a file name, or '-' for standard input.")
+    name = STDIN_NAME if path == STDIN else path
+    if path != STDIN:  # a missing file or a folder says so before its suffix is judged
+        p = Path(path)
+        try:
+            is_dir, exists = p.is_dir(), p.exists()
+        except OSError:  # e.g. a folder on the way we may not enter: reading it below says which
+            is_dir, exists = False, True
+        if is_dir:
+            raise InputError(f"{p}: is a directory; give a rewards file.")
+        if not exists:
+            raise InputError(f"{p}: no such file.")
+    fmt = _format_of(path, format)
+    if fmt == "parquet":
+        try:  # fail on a missing pyarrow before reading (possibly all of standard input)
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InputError("reading Parquet needs pyarrow, which is not installed: pip install pyarrow") from None
+    data = _read_bytes(path)
+    if not data and fmt != "csv":  # the CSV reader says the same, naming the header it expected
+        raise InputError(f"{name}: the file is empty; expected one reward per {'line' if fmt == 'jsonl' else 'row'}.")
+    if fmt == "parquet":
+        rewards, prompts = _read_parquet(data, name, reward_column, prompt_column)
+    else:
+        reader = _read_csv if fmt == "csv" else _read_jsonl
+        rewards, prompts = reader(_decode(data, name), name, reward_column, prompt_column)
+    if len(rewards) == 0:
+        raise InputError(f"{name}: no data rows; expected one reward per line after the header.")
     return np.asarray(rewards, dtype=np.float64), (None if prompts is None else np.asarray(prompts))
 
 
@@ -196,6 +429,8 @@ def number_list(kind: type = float) -> Callable[[str], list]:
             raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
         if not values:
             raise argparse.ArgumentTypeError("expected at least one number")
+        if not all(math.isfinite(v) for v in values):  # float() accepts 'nan' and 'inf'
+            raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
         return values
 
     return parse
@@ -205,7 +440,19 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``alignlimits: error: ...`` and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_INPUT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # the same prefix as every other bad-input error; the help named is the subcommand's
+        self.exit(EXIT_INPUT_ERROR, f"alignlimits: error: {message} (see {self.prog} --help)\n")
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type``: a finite float (``float`` alone accepts 'nan' and 'inf')."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -213,8 +460,10 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="alignlimits",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run 'alignlimits frontier --help' for the file format, columns and examples.",
+        epilog="Run 'alignlimits frontier --help' for the file format, columns and examples, and "
+        "'alignlimits experiments --help' for the book's language-model experiments.",
     )
+    parser.add_argument("--version", action="version", version=f"alignlimits {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     fr = sub.add_parser(
         "frontier",
@@ -223,11 +472,32 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=FRONTIER_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    fr.add_argument("rewards", metavar="REWARDS", help="a .csv or .jsonl file of base-model rewards")
+    fr.add_argument(
+        "rewards", metavar="REWARDS", help="a .csv, .jsonl or .parquet file of base-model rewards, or - for stdin"
+    )
+    inp = fr.add_argument_group("input")
+    inp.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="the input format (default: from the file's suffix; required with -); parquet needs pyarrow",
+    )
+    inp.add_argument(
+        "--reward-column",
+        default=DEFAULT_REWARD_COLUMN,
+        metavar="NAME",
+        help=f"the column (or JSON key) holding the reward (default {DEFAULT_REWARD_COLUMN!r})",
+    )
+    inp.add_argument(
+        "--prompt-column",
+        default=None,
+        metavar="NAME",
+        help=f"the column of prompt ids (default {DEFAULT_PROMPT_COLUMN!r} when present, else all rows are "
+        "one prompt); a column named here must exist",
+    )
     grid = fr.add_argument_group("where to evaluate (default: 20 betas from 0.1 sd to 10 sd, log-spaced)")
     grid.add_argument("--betas", type=number_list(float), help="comma-separated KL penalty factors, e.g. 0.1,0.5,2")
-    grid.add_argument("--beta-min", type=float, help="smallest beta of a log-spaced grid")
-    grid.add_argument("--beta-max", type=float, help="largest beta of a log-spaced grid")
+    grid.add_argument("--beta-min", type=finite_float, help="smallest beta of a log-spaced grid")
+    grid.add_argument("--beta-max", type=finite_float, help="largest beta of a log-spaced grid")
     grid.add_argument("--num", type=int, default=20, help="number of betas in the log-spaced grid (default 20)")
     grid.add_argument(
         "--kl-budgets", type=number_list(float), help="comma-separated KL budgets in nats: report the gain at each"
@@ -235,7 +505,10 @@ def _build_parser() -> argparse.ArgumentParser:
     unc = fr.add_argument_group("uncertainty and diagnostics")
     unc.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap replicates for intervals")
     unc.add_argument(
-        "--level", type=float, default=0.95, help="level of bootstrap intervals and certified bounds (default 0.95)"
+        "--level",
+        type=finite_float,
+        default=0.95,
+        help="level of bootstrap intervals and certified bounds (default 0.95)",
     )
     unc.add_argument(
         "--certify",
@@ -251,13 +524,13 @@ def _build_parser() -> argparse.ArgumentParser:
     unc.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generator (default 0)")
     unc.add_argument(
         "--min-ess",
-        type=float,
+        type=finite_float,
         default=estimator.DEFAULT_MIN_ESS,
         help=f"ESS a prompt needs to count as reliable (default {estimator.DEFAULT_MIN_ESS:g})",
     )
     unc.add_argument(
         "--min-reliable-fraction",
-        type=float,
+        type=finite_float,
         default=estimator.DEFAULT_MIN_RELIABLE_FRACTION,
         help="fraction of reliable prompts a row needs to be 'reliable' (default "
         f"{estimator.DEFAULT_MIN_RELIABLE_FRACTION:g})",
@@ -273,6 +546,14 @@ def _build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="print JSON: a summary and one object per row")
     fmt.add_argument("--csv", action="store_true", help="print CSV, one row per beta (nan = undefined)")
     out.add_argument("--plot", metavar="FILE.png", help="also save a figure of the frontier")
+    # Listed here for --help; main() hands everything after 'experiments' to the experiments'
+    # own parser unparsed, so its options and help are its own.
+    sub.add_parser(
+        "experiments",
+        help="run the book's language-model experiments: alignlimits experiments {frontier,rl} --help "
+        "(the same as python -m alignlimits.experiments)",
+        add_help=False,
+    )
     return parser
 
 
@@ -346,6 +627,7 @@ def _frontier_rows(args: argparse.Namespace, rewards: np.ndarray, prompts: np.nd
         "level": float(args.level) if args.bootstrap else None,
         "seed": int(args.seed) if args.bootstrap else None,
         "certify": certified,
+        "options": _options(args, prompts),
     }
     return rows, summary
 
@@ -406,9 +688,43 @@ def _json_value(v: object) -> object:
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
+#: The JSON document's identity: a reader checks ``schema`` and ``schema_version`` (bumped when a
+#: key changes meaning or disappears; new keys alone do not bump it).
+JSON_SCHEMA = "alignlimits.cli.frontier"
+JSON_SCHEMA_VERSION = 1
+
+
+def _options(args: argparse.Namespace, prompts: np.ndarray | None) -> dict[str, object]:
+    """Every option that changes the numbers, as given (None where not given), for the JSON output."""
+
+    def floats(values: list | None) -> list[float] | None:
+        return None if values is None else [float(v) for v in values]
+
+    return {
+        "format": args.input_format,
+        "reward_column": args.reward_column,
+        # the column actually used: None when the rows are one prompt
+        "prompt_column": (args.prompt_column or DEFAULT_PROMPT_COLUMN) if prompts is not None else None,
+        "betas": floats(args.betas),
+        "beta_min": args.beta_min,
+        "beta_max": args.beta_max,
+        "num": int(args.num),
+        "kl_budgets": floats(args.kl_budgets),
+        "bootstrap": int(args.bootstrap),
+        "level": float(args.level),
+        "seed": int(args.seed),
+        "min_ess": float(args.min_ess),
+        "min_reliable_fraction": float(args.min_reliable_fraction),
+        "bias_correction": bool(args.bias_correction),
+        "certify": bool(args.certify),
+        "reward_range": floats(args.reward_range),
+    }
+
+
 def _write_json(rows: list[dict], summary: dict, out: io.TextIOBase) -> None:
     cols = _columns(rows)
-    doc = {**summary, "rows": [{c: _json_value(r[c]) for c in cols} for r in rows]}
+    head = {"schema": JSON_SCHEMA, "schema_version": JSON_SCHEMA_VERSION, "alignlimits_version": __version__}
+    doc = {**head, **summary, "rows": [{c: _json_value(r[c]) for c in cols} for r in rows]}
     json.dump(doc, out, indent=2, allow_nan=False)
     out.write("\n")
 
@@ -487,14 +803,48 @@ def _plot(rows: list[dict], summary: dict, path: str) -> None:
 # ----------------------------------------------------------------------------- entry point
 
 
-def _run(args: argparse.Namespace) -> None:
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse option values no computation can use, before any file is read."""
     if args.bootstrap < 0 or args.bootstrap == 1:
         raise InputError(f"--bootstrap needs 0 (off) or at least 2 replicates; got {args.bootstrap}.")
     if not 0 < args.level < 1:
         raise InputError(f"--level must be between 0 and 1, e.g. 0.95; got {args.level}.")
-    if args.plot is not None and not args.plot.lower().endswith(".png"):
-        raise InputError(f"--plot needs a .png file name; got {args.plot!r}.")
-    rewards, prompts = read_rewards(args.rewards)
+    if args.seed < 0:
+        raise InputError(f"--seed must be a non-negative integer; got {args.seed}.")
+    if args.min_ess < 1:
+        raise InputError(f"--min-ess must be at least 1 (an ESS is never below 1); got {args.min_ess:g}.")
+    if not 0 < args.min_reliable_fraction <= 1:
+        raise InputError(f"--min-reliable-fraction must be in (0, 1]; got {args.min_reliable_fraction:g}.")
+    if args.plot is not None:
+        _check_plot_path(args.plot)
+
+
+def _check_plot_path(path: str) -> None:
+    """Refuse a --plot target that cannot be written, before minutes of bootstrap are spent."""
+    if not path.lower().endswith(".png") or path.lower() == ".png":
+        raise InputError(f"--plot needs a .png file name; got {path!r}.")
+    target = Path(path)
+    folder = target.parent
+    try:
+        if target.is_dir():
+            raise InputError(f"--plot {path!r} is a directory; give a file name ending in .png.")
+        if not folder.exists():
+            raise InputError(f"--plot: the folder {str(folder)!r} does not exist; create it first.")
+        if not folder.is_dir():
+            raise InputError(f"--plot: {str(folder)!r} is not a folder.")
+        writable = os.access(folder, os.W_OK | os.X_OK) and (not target.exists() or os.access(target, os.W_OK))
+    except PermissionError:  # a folder on the way we may not enter
+        writable = False
+    if not writable:
+        raise InputError(f"--plot: permission denied; cannot write {path!r}.")
+
+
+def _run(args: argparse.Namespace) -> None:
+    _check_options(args)
+    rewards, prompts = read_rewards(
+        args.rewards, format=args.format, reward_column=args.reward_column, prompt_column=args.prompt_column
+    )
+    args.input_format = _format_of(args.rewards, args.format)
     rows, summary = _frontier_rows(args, rewards, prompts)
     if args.json:
         _write_json(rows, summary, sys.stdout)
@@ -503,19 +853,82 @@ def _run(args: argparse.Namespace) -> None:
     else:
         _write_table(rows, summary, sys.stdout)
     if args.plot is not None:
-        _plot(rows, summary, args.plot)
+        try:
+            _plot(rows, summary, args.plot)
+        except OSError as err:  # the folder vanished or the disk filled since the check
+            raise InputError(f"--plot: cannot write {args.plot!r} ({err.strerror or err}).") from None
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _debug() -> bool:
+    return os.environ.get("ALIGNLIMITS_DEBUG", "") not in ("", "0")
+
+
+def _experiments(argv: Sequence[str]) -> int:
+    # Imported here: the experiments pull in the task registry (and torch for 'rl'), which
+    # 'alignlimits --help' and 'alignlimits frontier' must not pay for.
+    from alignlimits.experiments import cli as experiments_cli
+
+    return experiments_cli.main(list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input)."""
-    parser = _build_parser()
-    args = parser.parse_args(argv)  # argparse itself exits with status 2 on bad options
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 2 bad input (one line ``alignlimits: error: ...`` on stderr),
+        1 an internal error (one line asking for a report; ``ALIGNLIMITS_DEBUG=1`` shows the
+        traceback instead), 130 interrupted. Usage errors and ``--help`` exit through
+        :class:`SystemExit` with status 2 and 0, as argparse does.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["experiments"]:
+            return _experiments(argv[1:])
+        args = _build_parser().parse_args(argv)  # argparse itself exits with status 2 on bad options
         _run(args)
-    except (InputError, ValueError, TypeError) as err:
-        message = " ".join(str(err).split())  # one line, whatever the library said
-        print(f"alignlimits: error: {message}", file=sys.stderr)
+        sys.stdout.flush()  # inside the try: a reader gone away (| head) fails here, not at exit
+    except KeyboardInterrupt:
+        print("alignlimits: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. '| head'): stop quietly; pointing stdout at devnull keeps
+        # Python's own flush at exit from printing a second error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except InputError as err:
+        print(f"alignlimits: error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except ValueError as err:
+        # The library's argument checks raise ValueError with a message meant for the caller
+        # (a budget beyond the KL ceiling, rewards outside --reward-range): bad input here too.
+        if _debug():
+            raise
+        print(f"alignlimits: error: {_one_line(str(err))}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except Exception as err:
+        if _debug():
+            raise
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        print(
+            f"alignlimits: internal error: {type(err).__name__}: {_one_line(str(err), 200)}; please report it "
+            f"with the command you ran (at {Path(where.filename).name}:{where.lineno}; ALIGNLIMITS_DEBUG=1 "
+            "shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
     return 0
 
 
