@@ -60,7 +60,7 @@ unit: $(STAMP)
 	pytest -q -p no:cacheprovider --doctest-modules \
 	  alignlimits/{divergences,tilting,estimator,certify,bon,toys,proxy,dpo,constrained,scaling,tiers,lab,cache}.py \
 	  $(filter-out %/__init__.py,$(wildcard alignlimits/symbolic/*.py)) \
-	  alignlimits/tasks/__init__.py alignlimits/experiments/{storage,frontier,analysis,rl_runs}.py
+	  alignlimits/tasks/__init__.py alignlimits/experiments/{storage,frontier,analysis,rl_runs}.py alignlimits/cli.py
 
 nbval: $(STAMP)
 	ALIGNLIMITS_TIER=smoke pytest -q -p no:cacheprovider -n 2 --dist loadfile \

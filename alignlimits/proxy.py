@@ -694,6 +694,10 @@ def ensemble_reward(
     lam = float(penalty)
     if not np.isfinite(lam) or lam < 0:
         raise ValueError(f"penalty must be finite and >= 0; got {penalty!r}.")
+    if np.ndim(member_rewards) != 2:  # standardize() also takes one reward; an ensemble needs several
+        raise ValueError(
+            f"member_rewards must have shape (m, k), one row per members' reward; got {np.shape(member_rewards)}."
+        )
     if standardized:
         z = standardize(member_rewards, base_probs)
     else:

@@ -364,8 +364,12 @@ def test_ensemble_bad_inputs_raise():
         proxy.standardize(np.array([[1.0, 2, 3, 4], [5.0, 5, 5, 5]]), p0)
     with pytest.raises(ValueError, match="NaN"):
         proxy.standardize(np.array([[1.0, 2, np.nan, 4]]), p0)
-    with pytest.raises(ValueError, match="dimension"):
-        proxy.standardize(np.arange(4.0), p0)
+    z = proxy.standardize(np.arange(4.0), p0)  # one reward in, one standardised reward out
+    assert z.shape == (4,) and abs(z @ p0) < 1e-12 and (z**2) @ p0 == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="shape"):
+        proxy.standardize(np.zeros((2, 2, 4)), p0)
+    with pytest.raises(ValueError, match="members"):  # an ensemble needs a members axis
+        proxy.ensemble_reward(np.arange(4.0), p0)
     with pytest.raises(ValueError, match="rho"):
         proxy.correlated_errors(proxy.GaussianError(), np.arange(4.0), p0, 3, -0.1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="m must"):
