@@ -890,7 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 done, 2 bad input (one line ``alignlimits: error: ...`` on stderr),
         1 an internal error (one line asking for a report; ``ALIGNLIMITS_DEBUG=1`` shows the
         traceback instead), 130 interrupted. Usage errors and ``--help`` exit through
-        :class:`SystemExit` with status 2 and 0, as argparse does.
+        ``SystemExit`` with status 2 and 0, as argparse does.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
