@@ -166,3 +166,19 @@ def test_ppo_fixed_points_use_the_estimator_at_each_runs_beta(curves):
         assert c.objective_gap == pytest.approx((c.gain_beta - c.beta * c.kl_beta) - (p.gain - c.beta * p.kl))
     with pytest.raises(ValueError, match="shape"):
         analysis.ppo_fixed_points(r.ravel(), [])
+
+
+def test_training_path_uses_the_exact_kl_only_where_it_was_logged():
+    cfg = {"method": "grpo", "n_prompts": 3}
+    algorithm = dataclasses.asdict(grpo.GRPOConfig(steps=6, groups=1, group_size=2, seed=3, metrics_every=2))
+    hist = []
+    for k in range(6):
+        h = {"step": float(k), "reward": 0.1 * k, "kl_k1": 0.2 * k, "reward_se": 0.01}
+        if k % 2 == 0 or k == 5:  # what metrics_every=2 logs
+            h["kl_exact"] = 0.3 * k
+        hist.append(h)
+    path = analysis.training_path({"config": cfg, "algorithm": algorithm, "history": hist}, np.zeros(3))
+    assert np.isnan(path.kl_exact[1]) and path.kl_exact[4] == pytest.approx(1.2)
+    assert path.kl_growth == pytest.approx(0.3)  # from steps 4 and 5 (the logged ones in the last half) ...
+    logged = [0, 2, 4, 5]
+    assert path.k1_rms_error == pytest.approx(np.sqrt(np.mean([(0.1 * k) ** 2 for k in logged])))  # ... and these

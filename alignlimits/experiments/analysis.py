@@ -209,7 +209,8 @@ class TrainingPath:
     reward_gain : each step's on-policy reward minus the base policy's mean reward on the
         *same* prompts (each step samples a few prompts, some easier than others: without
         this, prompt difficulty would masquerade as progress).
-    kl_exact, kl_k1 : each step's sequence KL of its samples, exact per position and k1.
+    kl_exact, kl_k1 : each step's sequence KL of its samples, exact per position (NaN on steps
+        that did not log it, see ``metrics_every``) and k1.
     slope, kl_growth : least-squares slopes of ``reward_gain`` and ``kl_exact`` per step
         over the last half of the steps.
     k1_rms_error : root-mean-square gap between k1 and the exact KL over the steps.
@@ -248,13 +249,16 @@ def training_path(run: dict[str, Any], base_reward_by_prompt: ArrayLike) -> Trai
     steps = np.array([h["step"] for h in hist], dtype=np.float64) + 1
     base_path = np.array([base[step_prompts(run, int(h["step"]))].mean() for h in hist])
     reward_gain = np.array([h["reward"] for h in hist]) - base_path
-    exact = np.array([h["kl_exact"] for h in hist], dtype=np.float64)
+    exact = np.array([h.get("kl_exact", np.nan) for h in hist], dtype=np.float64)  # absent between metrics steps
     k1 = np.array([h["kl_k1"] for h in hist], dtype=np.float64)
     half = len(steps) // 2
+    logged = np.isfinite(exact)
+    late = logged & (np.arange(len(steps)) >= half)
     return TrainingPath(
         method=run["config"]["method"], steps=steps, reward_gain=reward_gain, kl_exact=exact, kl_k1=k1,
-        slope=_slope(steps[half:], reward_gain[half:]), kl_growth=_slope(steps[half:], exact[half:]),
-        k1_rms_error=float(np.sqrt(np.mean((k1 - exact) ** 2))), k1_negative=float(np.mean(k1 < 0)),
+        slope=_slope(steps[half:], reward_gain[half:]), kl_growth=_slope(steps[late], exact[late]),
+        k1_rms_error=float(np.sqrt(np.mean((k1[logged] - exact[logged]) ** 2))) if logged.any() else float("nan"),
+        k1_negative=float(np.mean(k1 < 0)),
         reward_se=float(np.mean([h["reward_se"] for h in hist])),
         zero_groups=float(np.mean([h.get("advantage_zero_groups", np.nan) for h in hist])),
     )  # fmt: skip
