@@ -4,9 +4,10 @@ Solutions are the text between ```{solution-start}``` and ```{solution-end}``` i
 chapters' MyST sources (and ```{solution}``` blocks). From each we take *distinctive*
 fragments: code lines and runs of plain prose (markup such as $math$ and `code` split a
 line into runs), at least MIN_CHARS long, that occur nowhere in the sources outside
-solutions. Every published file (HTML, search index, anything else under the folder)
-is reduced to text (tags stripped, entities unescaped, whitespace collapsed) and
-searched for those fragments.
+solutions, nor in the package's own source (which the API reference and its source pages
+publish: a line a solution shares with the package is not the solution's). Every
+published file (HTML, search index, anything else under the folder) is reduced to text
+(tags stripped, entities unescaped, whitespace collapsed) and searched for those fragments.
 
     python tools/check_no_solutions.py _build/student/_build/html            # fails if any solution shows
     python tools/check_no_solutions.py _build/html --expect-present           # fails unless every one shows
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     per_source = {md: split_solutions(md.read_text(encoding="utf-8")) for md in toc_sources(args.toc)}
-    outside = normalise(" ".join(" ".join(o) for _, o in per_source.values()))
+    package = " ".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "alignlimits").rglob("*.py")))
+    outside = normalise(" ".join(" ".join(o) for _, o in per_source.values()) + " " + package)
     texts = published_text(args.folder)
     bad, n_solutions, n_fragments = 0, 0, 0
     for md, (blocks, _) in per_source.items():
