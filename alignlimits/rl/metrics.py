@@ -32,19 +32,24 @@ def check_rewards(rewards: torch.Tensor, n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def exact_kl_and_entropy(
-    policy_logprobs: torch.Tensor, reference_logprobs: torch.Tensor, *, rows_per_chunk: int = 4
+    policy_logprobs: torch.Tensor, reference_logprobs: torch.Tensor, *, rows_per_chunk: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""``KL(π(·|h_t)‖π_ref(·|h_t))`` and ``H(π(·|h_t))`` at every position, float64 ``(B, T)`` on the CPU.
 
     The inputs are full-vocabulary log-probs ``(B, T, V)`` in any float precision; each
     chunk of ``rows_per_chunk`` rows is cast to float64 before the sums, so the result
     has float64 accumulation while only a ``(rows_per_chunk, T, V)`` float64 block exists.
+    By default a chunk holds about 4 million values (32 MiB): a language model's batch is
+    cut into a few rows at a time, a small vocabulary (the tabular policy) is done at once.
     """
     if policy_logprobs.shape != reference_logprobs.shape:
         raise ValueError(
             f"policy and reference log-probs must have the same shape; got {tuple(policy_logprobs.shape)} and "
             f"{tuple(reference_logprobs.shape)}."
         )
+    if rows_per_chunk is None:
+        per_row = max(1, int(policy_logprobs[0].numel())) if policy_logprobs.shape[0] else 1
+        rows_per_chunk = max(1, (1 << 22) // per_row)
     if rows_per_chunk < 1:
         raise ValueError(f"rows_per_chunk must be >= 1; got {rows_per_chunk}.")
     kl, entropy = [], []
