@@ -131,6 +131,24 @@ def check_same_shape(a: NDArray, b: NDArray, name_a: str, name_b: str) -> None:
         raise ValueError(f"{name_a} and {name_b} must have the same shape; got {a.shape} and {b.shape}.")
 
 
+def prompt_groups(rewards: NDArray, prompt_ids: ArrayLike | None) -> tuple[NDArray, NDArray[np.intp]]:
+    """``(labels, inverse)`` of the samples' prompts: the distinct ids, and each sample's index into them.
+
+    ``prompt_ids=None`` puts every sample in one group. Refuses ids that are not 1-D, do not
+    match ``rewards`` in shape, or contain NaN (one line each).
+    """
+    if prompt_ids is None:
+        return np.array([0]), np.zeros(rewards.size, dtype=np.intp)
+    ids = np.asarray(prompt_ids)
+    if ids.ndim != 1:
+        raise ValueError(f"prompt_ids must be 1-D; got shape {ids.shape}.")
+    check_same_shape(rewards, ids, "rewards", "prompt_ids")
+    if ids.dtype.kind == "f" and np.isnan(ids).any():
+        raise ValueError("prompt_ids contains NaN; every sample needs a prompt id.")
+    labels, inverse = np.unique(ids, return_inverse=True)
+    return labels, inverse.reshape(-1)
+
+
 def _first(mask: NDArray[np.bool_]) -> tuple[int, ...] | int:
     idx = tuple(int(i) for i in np.argwhere(mask)[0])
     return idx[0] if len(idx) == 1 else idx

@@ -90,7 +90,7 @@ from scipy.stats import beta as stats_beta
 from scipy.stats import kstwo
 
 from alignlimits import estimator
-from alignlimits._validation import as_finite_array, as_kl_budgets, check_same_shape
+from alignlimits._validation import as_finite_array, as_kl_budgets, prompt_groups
 
 __all__ = ["CertifiedBound", "band_width", "certified_gain", "certified_gain_rows", "range_only_bound"]
 
@@ -636,14 +636,8 @@ def certified_gain(
     if prompt_ids is None:
         samples = [r]
     else:
-        ids = np.asarray(prompt_ids)
-        if ids.ndim != 1:
-            raise ValueError(f"prompt_ids must be 1-D; got shape {ids.shape}.")
-        check_same_shape(r, ids, "rewards", "prompt_ids")
-        if ids.dtype.kind == "f" and np.isnan(ids).any():
-            raise ValueError("prompt_ids contains NaN; every sample needs a prompt id.")
-        _, inv = np.unique(ids, return_inverse=True)
-        samples = [r[inv.reshape(-1) == p] for p in range(int(inv.max()) + 1)]
+        labels, ids = prompt_groups(r, prompt_ids)  # ids: each sample's prompt, 0..P-1
+        samples = [r[ids == p] for p in range(labels.size)]
     n_prompts = len(samples)
     sizes = np.array([x.size for x in samples], dtype=np.intp)
     alpha = (1.0 - float(level)) / n_prompts

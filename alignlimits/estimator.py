@@ -64,7 +64,7 @@ from alignlimits._validation import (
     as_betas,
     as_finite_array,
     as_kl_budgets,
-    check_same_shape,
+    prompt_groups,
     squeeze_fields,
     squeeze_point,
 )
@@ -144,18 +144,7 @@ def _group(rewards: ArrayLike, prompt_ids: ArrayLike | None) -> _Groups:
     r = as_finite_array(rewards, "rewards")
     if r.ndim != 1:
         raise ValueError(f"rewards must be 1-D (one reward per sample); got shape {r.shape}.")
-    if prompt_ids is None:
-        labels = np.array([0])
-        inverse = np.zeros(r.size, dtype=np.intp)
-    else:
-        ids = np.asarray(prompt_ids)
-        if ids.ndim != 1:
-            raise ValueError(f"prompt_ids must be 1-D; got shape {ids.shape}.")
-        check_same_shape(r, ids, "rewards", "prompt_ids")
-        if ids.dtype.kind == "f" and np.isnan(ids).any():
-            raise ValueError("prompt_ids contains NaN; every sample needs a prompt id.")
-        labels, inverse = np.unique(ids, return_inverse=True)
-        inverse = inverse.reshape(-1)
+    labels, inverse = prompt_groups(r, prompt_ids)
     order = np.argsort(inverse, kind="stable")
     r_sorted = r[order]
     group = inverse[order].astype(np.intp)
