@@ -18,7 +18,7 @@ SmolLM2 — at ``T = 1`` its text is often incoherent) with no truncation:
 
 * ``smoke`` — the tiny random GPT-2, 3 prompts × 4 samples × 8 tokens (seconds; tests, CI);
 * ``default`` — SmolLM2-135M-Instruct, 8 prompts × 16 samples (a few minutes on a CPU);
-* ``full`` — SmolLM2-135M-Instruct, 64 prompts × 64 samples (the committed results).
+* ``full`` — SmolLM2-135M-Instruct, 64 prompts × 256 samples (the committed results).
 
 Chapters at the default tier *load* the committed full-tier results (:func:`load_frontier`)
 and say so; they re-run a smoke version live.
@@ -149,7 +149,7 @@ def frontier_config(task: str, tier: str | None = None, **overrides: Any) -> Fro
     --------
     >>> cfg = frontier_config("safety", "full")
     >>> cfg.model, cfg.n_prompts, cfg.n_samples, cfg.max_new_tokens
-    ('smollm2-135m-instruct', 64, 64, 48)
+    ('smollm2-135m-instruct', 64, 256, 48)
     """
     tier = current_tier() if tier is None else tier
     if tier not in TIERS:
@@ -160,7 +160,9 @@ def frontier_config(task: str, tier: str | None = None, **overrides: Any) -> Fro
         "tier": tier,
         "model": by_tier(smoke="tiny-gpt2", default="smollm2-135m-instruct", full="smollm2-135m-instruct", tier=tier),
         "n_prompts": by_tier(smoke=3, default=8, full=64, tier=tier),
-        "n_samples": by_tier(smoke=4, default=16, full=64, tier=tier),
+        # 256 samples per prompt: the plug-in KL ceiling is log 256 ≈ 5.5 nats and the frontier is reliable
+        # out to ~1-2 nats, where the RL runs spend their KL (64 samples were reliable only below ~0.5).
+        "n_samples": by_tier(smoke=4, default=16, full=256, tier=tier),
         "temperature": 0.7,
         "max_new_tokens": by_tier(smoke=8, default=spec.max_new_tokens, full=spec.max_new_tokens, tier=tier),
         "max_document_words": by_tier(smoke=12, default=None, full=None, tier=tier),
