@@ -50,7 +50,12 @@ def test_run_config_copies_the_frontier_base_policy() -> None:
         ({"kl_coef": 0.0}, "kl_coef must be"),
         ({"kl_coef": math.nan}, "kl_coef must be"),
         ({"lr": -1.0}, "lr must be"),
-        ({"steps": 0}, "steps must be a positive integer"),
+        ({"steps": -1}, "steps must be a non-negative integer"),
+        ({"path_evals": (1, 1)}, "path_evals must be increasing"),
+        ({"path_evals": (2,), "steps": 2}, "path_evals must be increasing"),
+        ({"method": "ppo", "kl_in": "loss"}, "PPO's KL penalty is in the reward"),
+        ({"kl_in": "prompt"}, "kl_in must be one of"),
+        ({"metrics_every": 0}, "metrics_every must be a positive integer"),
         ({"samples_per_step": 5}, "multiple of group_size"),
         ({"micro_batch_size": 3}, "micro-batches"),
         ({"task": "poetry"}, "unknown task"),
@@ -357,7 +362,8 @@ def test_reward_signal_enters_the_key_only_when_it_is_a_control() -> None:
     import hashlib
 
     cfg = smoke("ppo")
-    before_the_field = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "reward_signal"}
+    later = ("reward_signal", "kl_in", "metrics_every", "path_evals", "path_eval_samples")
+    before_the_field = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in later}
     old_key = hashlib.sha256(json.dumps(before_the_field, sort_keys=True).encode()).hexdigest()[:12]
     assert cfg.key() == old_key  # work folders and results written before the field still match
     control = dataclasses.replace(cfg, reward_signal="shuffled")

@@ -8,7 +8,9 @@ the package imports this subpackage.
   and judge: the data of the estimated frontier and best-of-N;
 * :mod:`~alignlimits.experiments.rl_runs` — PPO and GRPO runs and sweeps on the tasks,
   their shuffled-reward controls, evaluated on the KL–reward plane (needs torch);
-* :mod:`~alignlimits.experiments.tuning` — the learning-rate grid and rule;
+* :mod:`~alignlimits.experiments.tuning` — the first sweep's learning-rate grid and rule;
+* :mod:`~alignlimits.experiments.study` — the long runs: their learning-rate pilot, the runs,
+  their controls and the zero-step check;
 * :mod:`~alignlimits.experiments.enumerable` — PPO and GRPO on the enumerable model,
   scored exactly against the frontier;
 * :mod:`~alignlimits.experiments.analysis` — statistics over finished runs (what the

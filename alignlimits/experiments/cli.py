@@ -118,6 +118,18 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the shuffled-reward controls instead (rl_runs.control_configs) into the control file",
     )
+    rl.add_argument(
+        "--pilot",
+        action="store_true",
+        help="run the long runs' learning-rate pilot (study.pilot_configs: each rate with and without the reward "
+        "signal) into the pilot file",
+    )
+    rl.add_argument(
+        "--study",
+        action="store_true",
+        help="run the long runs (study.study_configs: zero-step check, main runs and controls, second β, more "
+        "seeds, GRPO's k3-in-the-loss variant) into the study file",
+    )
     rl.add_argument("--steps", type=int, default=None, help="override the tier's number of steps")
     rl.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
     output_help = (
@@ -142,9 +154,23 @@ def _main_rl(args: argparse.Namespace) -> int:
 
     steps = {"steps": args.steps} if args.steps is not None else {}
     steps_and_lr = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
-    if args.tune and args.control:
-        raise ValueError("--tune and --control are separate experiments; give one.")
-    if args.control:
+    chosen = [flag for flag in ("tune", "control", "pilot", "study") if getattr(args, flag)]
+    if len(chosen) > 1:
+        raise ValueError(f"{', '.join('--' + c for c in chosen)} are separate experiments; give one.")
+    if args.pilot or args.study:
+        from alignlimits.experiments import study
+
+        given = [f for f, v in (("--kl-coefs", args.kl_coefs), ("--seeds", args.seeds), ("--lr", args.lr),
+                                ("--steps", args.steps), ("--lrs", args.lrs)) if v is not None]  # fmt: skip
+        if given:
+            raise ValueError(f"--pilot and --study run the planned configs (experiments.study); drop {given}.")
+        if args.pilot:
+            configs = study.pilot_configs(args.task, args.tier, methods=args.methods)
+        else:
+            configs = study.study_configs(args.task, args.tier, methods=args.methods)
+        variant = "pilot" if args.pilot else "study"
+        overrides, default, label = {}, rl_runs.runs_path(args.task, configs[0].tier, variant), f"{variant} runs"
+    elif args.control:
         given = [f for f, v in (("--kl-coefs", args.kl_coefs), ("--lrs", args.lrs), ("--seeds", args.seeds)) if v]
         if given:
             raise ValueError(f"--control runs each method at its largest sweep β on the first seed; drop {given}.")

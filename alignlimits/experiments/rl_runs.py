@@ -111,8 +111,21 @@ METHODS = ("ppo", "grpo")
 REWARD_SIGNALS = ("task", "shuffled")
 SCHEMA = "alignlimits.rl"
 SCHEMA_VERSION = 1
-#: The results files of a task and tier: the sweep (None), its shuffled-reward controls, its tuning runs.
-VARIANTS = (None, "control", "tuning")
+#: The results files of a task and tier: the first sweep (None), its shuffled-reward controls, its tuning
+#: runs; the long runs' learning-rate pilot and the long runs themselves (:mod:`alignlimits.experiments.study`).
+VARIANTS = (None, "control", "tuning", "pilot", "study")
+#: Where the KL penalty goes: in the reward (PPO's and REINFORCE's penalty, whose fixed point is π_β) or,
+#: for GRPO, as the k3 estimator in the loss (the GRPO paper's choice, whose fixed point is not π_β).
+KL_PLACEMENTS = ("reward", "loss")
+#: Fields added after the first runs, with their defaults: left out of :meth:`LMRunConfig.as_dict` at the
+#: default, so the first runs keep their keys and their results files stay readable.
+_LATER_FIELDS: dict[str, Any] = {
+    "reward_signal": "task",
+    "kl_in": None,
+    "metrics_every": 1,
+    "path_evals": (),
+    "path_eval_samples": 4,
+}
 _N_EXAMPLES = 4
 
 
@@ -123,11 +136,16 @@ class LMRunConfig:
     Attributes
     ----------
     task, tier, method : what runs (``method`` in :data:`METHODS`).
-    kl_coef : ``β`` — PPO: ``kl_reward_coef``, the penalty in the reward, on the reward's
-        scale; GRPO: ``kl_loss_coef``, the k3 loss term, on the scale of the normalised
-        advantages (the field keeps one name because it is hashed into every run's key).
+    kl_coef : ``β``. With the penalty in the reward (:attr:`placement` ``"reward"``) it is
+        ``kl_reward_coef``, on the reward's scale, and the run's fixed point is ``π_β``; GRPO
+        with the penalty in the loss uses it as ``kl_loss_coef``, the k3 loss term, on the
+        scale of the normalised advantages.
+    kl_in : ``"reward"`` or ``"loss"`` (:data:`KL_PLACEMENTS`); None keeps each method's placement
+        of the first runs (PPO: reward, GRPO: loss). PPO's penalty is always in the reward.
     seed : the run's seed (prompts, samples and minibatches of step ``k`` derive from it).
-    lr, steps : Adam learning rate (constant) and optimisation steps.
+    lr, steps : Adam learning rate (constant) and optimisation steps; ``steps = 0`` is the
+        zero-step run, the base policy sent through the evaluation (it must land on the
+        frontier's base point).
     model, n_prompts, temperature, max_new_tokens, max_document_words, model_seed,
     scoring_version : the base policy, prompts and scoring — copied from the task's
         frontier config, so ``π0`` is the frontier's.
@@ -140,6 +158,11 @@ class LMRunConfig:
     eval_samples : evaluation completions per prompt; ``eval_seed`` seeds them (the same
         for every run, so runs are compared on common random numbers).
     checkpoint_every : steps between checkpoints.
+    metrics_every : the exact per-position KL and entropy of the training samples are logged every
+        this many steps (and at the last); the other steps log the sampled-token estimators.
+    path_evals : training steps (each in ``1..steps-1``, increasing) after which the policy is
+        also evaluated, on ``path_eval_samples`` completions per prompt with the same seed as
+        the final evaluation: the run's trajectory on the KL–reward plane, measured.
     reward_signal : ``"task"`` trains on the task's reward; ``"shuffled"`` is a control that
         trains on the same rewards permuted at random across each step's completions (GRPO:
         within each group), so they carry no information about the text
@@ -172,8 +195,27 @@ class LMRunConfig:
     eval_seed: int = 31337
     checkpoint_every: int = 2
     reward_signal: str = "task"
+    kl_in: str | None = None
+    metrics_every: int = 1
+    path_evals: tuple[int, ...] = ()
+    path_eval_samples: int = 4
 
     def __post_init__(self) -> None:
+        # A config read back from JSON has a list here; the frozen dataclass keeps a tuple.
+        object.__setattr__(self, "path_evals", tuple(int(s) for s in self.path_evals))
+        if self.kl_in not in (None, *KL_PLACEMENTS):
+            raise ValueError(f"kl_in must be one of {KL_PLACEMENTS} or None; got {self.kl_in!r}.")
+        if self.method == "ppo" and self.kl_in == "loss":
+            raise ValueError("PPO's KL penalty is in the reward (kl_in='reward' or None); kl_in='loss' is GRPO's.")
+        if not isinstance(self.steps, int) or self.steps < 0:
+            raise ValueError(f"steps must be a non-negative integer (0: the zero-step run); got {self.steps!r}.")
+        if list(self.path_evals) != sorted(set(self.path_evals)) or any(
+            not 1 <= s < self.steps for s in self.path_evals
+        ):
+            raise ValueError(
+                f"path_evals must be increasing steps in 1..{self.steps - 1} (the final evaluation comes anyway); "
+                f"got {list(self.path_evals)}."
+            )
         if self.reward_signal not in REWARD_SIGNALS:
             raise ValueError(f"reward_signal must be one of {REWARD_SIGNALS}; got {self.reward_signal!r}.")
         if self.task not in TASKS:
@@ -186,8 +228,9 @@ class LMRunConfig:
             raise ValueError(f"kl_coef must be a finite number > 0; got {self.kl_coef!r}.")
         if not (np.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0; got {self.lr!r}.")
-        for name in ("steps", "samples_per_step", "group_size", "epochs", "minibatches", "micro_batch_size",
-                     "trainable_blocks", "eval_samples", "checkpoint_every"):  # fmt: skip
+        for name in ("samples_per_step", "group_size", "epochs", "minibatches", "micro_batch_size",
+                     "trainable_blocks", "eval_samples", "checkpoint_every", "metrics_every",
+                     "path_eval_samples"):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
@@ -202,15 +245,23 @@ class LMRunConfig:
                 f"micro-batches of {self.micro_batch_size} rows."
             )
 
-    def as_dict(self) -> dict[str, Any]:
-        """Every field, except ``reward_signal`` at its default ``"task"``.
+    @property
+    def placement(self) -> str:
+        """Where the KL penalty goes: ``"reward"`` or ``"loss"`` (:attr:`kl_in`, or the method's first choice)."""
+        return self.kl_in or ("reward" if self.method == "ppo" else "loss")
 
-        The field came after the first runs: leaving it out at its default keeps their keys,
-        and keeps results files readable by code from before it.
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, except those added after the first runs while at their defaults.
+
+        Leaving them out keeps the first runs' keys, and keeps results files readable by code
+        from before them (``path_evals`` as a list, as JSON has it).
         """
         fields = dataclasses.asdict(self)
-        if fields["reward_signal"] == "task":
-            del fields["reward_signal"]
+        for name, default in _LATER_FIELDS.items():
+            if fields[name] == default:
+                del fields[name]
+        if "path_evals" in fields:
+            fields["path_evals"] = list(fields["path_evals"])
         return fields
 
     def key(self) -> str:
@@ -412,7 +463,8 @@ def build(
         reward_fn = shuffled_rewards(scorer.reward, config.seed, within_prompt=config.method == "grpo")
     micro = config.samples_per_step // config.minibatches // config.micro_batch_size
     shared = dict(
-        steps=config.steps,
+        steps=max(config.steps, 1),  # a zero-step run builds the algorithm and never steps it
+        metrics_every=config.metrics_every,
         lr=config.lr,
         epochs=config.epochs,
         minibatches=config.minibatches,
@@ -427,10 +479,12 @@ def build(
         cfg = ppo.PPOConfig(batch_size=config.samples_per_step, kl_reward_coef=config.kl_coef, lam=1.0, **shared)
         algorithm: grpo.GRPO | ppo.PPO = ppo.PPO(policy, reference, reward_fn, cfg, judge_fn=scorer.judge)
     else:
+        in_loss = config.placement == "loss"
         cfg_g = grpo.GRPOConfig(
             groups=config.samples_per_step // config.group_size,
             group_size=config.group_size,
-            kl_loss_coef=config.kl_coef,
+            kl_loss_coef=config.kl_coef if in_loss else 0.0,
+            kl_reward_coef=0.0 if in_loss else config.kl_coef,
             kl_estimator="k3",
             kl_level="token",
             scale_rewards=True,
@@ -554,15 +608,9 @@ def _train_and_evaluate(
         metrics["seconds"] = now - clock[0]  # saved with the step in the checkpoint's history
         clock[0] = now
 
-    history = train(
-        algorithm,
-        checkpoint=folder / "checkpoint.pt",
-        checkpoint_every=config.checkpoint_every,
-        stop_after=stop_after,
-        progress=progress,
-        callback=timed,
-    )
-    if len(history) < config.steps:
+    history, path = _train_along_path(config, folder, algorithm, (policy, reference, scorer), timed,
+                                      progress=progress, stop_after=stop_after)  # fmt: skip
+    if history is None:
         return None
     began = time.perf_counter()
     evaluation = evaluate(
@@ -576,11 +624,13 @@ def _train_and_evaluate(
     )
     eval_time = time.perf_counter() - began
     train_time = float(sum(h["seconds"] for h in history))
+    eval_time += float(sum(p["seconds"] for p in path))
     result = {
         "config": config.as_dict(),
         "algorithm": dataclasses.asdict(algorithm.config),  # every hyper-parameter the algorithm ran with
         "history": history,
         "eval": evaluation,
+        **({"path": path} if config.path_evals else {}),
         "provenance": {
             **provenance.environment(next(policy.parameters()).device),
             "autocast": "bfloat16" if bf16 else None,
@@ -597,6 +647,48 @@ def _train_and_evaluate(
     torch.save(trainable_state(policy), folder / "final.pt")
     (folder / "checkpoint.pt").unlink(missing_ok=True)
     return result
+
+
+def _train_along_path(
+    config: LMRunConfig,
+    folder: Path,
+    algorithm: grpo.GRPO | ppo.PPO,
+    models: tuple[CausalLMPolicy, CausalLMPolicy, TaskScorer],
+    callback: Callable[[int, dict[str, float]], None],
+    *,
+    progress: bool,
+    stop_after: int | None,
+) -> tuple[list[dict[str, float]] | None, list[dict[str, Any]]]:
+    """Train to ``config.steps``, stopping at each of ``config.path_evals`` to evaluate the policy there.
+
+    Returns ``(history, path)``, or ``(None, path)`` when ``stop_after`` new steps ran out first.
+    The path evaluations are saved in ``path.json`` as they finish, and training stops (and
+    checkpoints) exactly at each path step, so an interruption anywhere resumes with the
+    policy each evaluation needs.
+    """
+    if config.steps == 0:
+        return [], []
+    checkpoint, path_file = folder / "checkpoint.pt", folder / "path.json"
+    path: list[dict[str, Any]] = json.loads(path_file.read_text()) if path_file.is_file() else []
+    history = train(algorithm, checkpoint=checkpoint, stop_after=0, progress=False)  # restores a checkpoint
+    budget = stop_after
+    for target in (*config.path_evals, config.steps):
+        if len(history) < target:
+            new = target - len(history) if budget is None else min(target - len(history), budget)
+            before = len(history)
+            history = train(algorithm, checkpoint=checkpoint, checkpoint_every=config.checkpoint_every,
+                            stop_after=new, progress=progress, callback=callback)  # fmt: skip
+            if budget is not None:
+                budget -= len(history) - before
+            if len(history) < target:
+                return None, path
+        if target < config.steps and target not in {p["step"] for p in path}:
+            began = time.perf_counter()
+            evaluation = evaluate(*models, samples_per_prompt=config.path_eval_samples, seed=config.eval_seed,
+                                  micro_batch_size=config.micro_batch_size, progress=progress)  # fmt: skip
+            path.append({"step": target, "seconds": time.perf_counter() - began, "eval": evaluation})
+            storage.write_json_atomic(path_file, path)
+    return history, path
 
 
 # ---------------------------------------------------------------------------- results files
@@ -619,21 +711,28 @@ def _validate_run(entry: dict[str, Any], where: str) -> None:
     for k, h in enumerate(entry["history"]):
         if not all(np.isfinite(v) for v in h.values()):
             _fail(where, f"step {k} has a non-finite metric")
-    ev = entry["eval"]
-    size = config.n_prompts * config.eval_samples
+    _validate_eval(entry["eval"], config.n_prompts * config.eval_samples, config, f"{where}: eval")
+    steps = [p.get("step") for p in entry.get("path", [])]
+    if steps != list(config.path_evals):
+        _fail(where, f"path evaluated at steps {steps}, the config asks for {list(config.path_evals)}")
+    for p in entry.get("path", []):
+        _validate_eval(p["eval"], config.n_prompts * config.path_eval_samples, config, f"{where}: path[{p['step']}]")
+    for key in ("git_sha", "date", "hardware", "versions", "wall_time_s", "samples_trained"):
+        if key not in entry["provenance"]:
+            _fail(where, f"provenance lacks {key!r}")
+
+
+def _validate_eval(ev: dict[str, Any], size: int, config: LMRunConfig, where: str) -> None:
     for name in ("prompt_index", "reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length"):
         values = np.asarray(ev.get(name, []), dtype=np.float64)
         if values.shape != (size,):
-            _fail(where, f"eval[{name!r}] must hold {size} values; got shape {values.shape}")
+            _fail(where, f"{name!r} must hold {size} values; got shape {values.shape}")
         if not np.isfinite(values).all():
-            _fail(where, f"eval[{name!r}] has a non-finite value")
+            _fail(where, f"{name!r} has a non-finite value")
     if np.min(ev["kl_exact"]) < -1e-9:
         _fail(where, "an exact per-position KL is negative")
     if np.min(ev["length"]) < 1 or np.max(ev["length"]) > config.max_new_tokens:
         _fail(where, f"lengths must lie in 1..{config.max_new_tokens}")
-    for key in ("git_sha", "date", "hardware", "versions", "wall_time_s", "samples_trained"):
-        if key not in entry["provenance"]:
-            _fail(where, f"provenance lacks {key!r}")
 
 
 def validate_runs(results: dict[str, Any]) -> dict[str, Any]:
@@ -688,7 +787,7 @@ def load_runs(
 ) -> dict[str, Any]:
     """Read and validate an RL results file (the package's ``variant`` of ``task`` at ``tier``, or ``path``)."""
     target = Path(path) if path is not None else runs_path(task, tier, variant)
-    flag = {None: "", "control": " --control", "tuning": " --tune"}[variant]
+    flag = {None: "", "control": " --control", "tuning": " --tune", "pilot": " --pilot", "study": " --study"}[variant]
     command = f"python -m alignlimits.experiments rl{flag} --task {task} --tier {tier}"
     return validate_runs(storage.read_results(target, SCHEMA, SCHEMA_VERSION, produce_with=command))
 

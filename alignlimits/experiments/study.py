@@ -1,0 +1,261 @@
+r"""The long language-model runs: the learning-rate pilot, the runs, their controls and the zero-step check.
+
+The first sweep (:func:`alignlimits.experiments.rl_runs.sweep_configs`: 12 steps of 16
+completions) drifted more than it learned. These runs are fewer and longer, and every one
+targets the same optimum as the frontier:
+
+* **KL in the reward for both methods.** PPO and GRPO both subtract ``β log π(y)/π0(y)``
+  from the reward, so both have the Gibbs tilt ``π_β`` as their fixed point and the same
+  ``β`` (on the reward's scale) means the same target for both. GRPO with the GRPO paper's
+  k3 estimator in the *loss* (``β`` on the scale of the normalised advantages, whose fixed
+  point is not ``π_β``) is the secondary variant, one run per task at the paper's ``β = 0.04``.
+* **Two coefficients** (:data:`STUDY_KL_COEFS`): the main one, whose ``π_β`` the 64-sample
+  frontier puts at about 0.3 nats, inside the region where the frontier is estimated
+  reliably; and one whose ``π_β`` lies near 2 nats. Seeds :data:`STUDY_SEEDS` at the main
+  coefficient, the first seed at the second.
+* **The whole path is measured**: the exact KL of the training samples every
+  ``metrics_every`` steps, and the policy evaluated on every prompt at the steps
+  ``path_evals`` as well as at the end (more samples at the end, for a standard error of the
+  gain of about 0.002–0.004).
+* **Controls**: per method, the main run trained on shuffled rewards (the same rewards,
+  permuted: no information about the text), and one **zero-step run**, the base policy sent
+  through the evaluation, which must land on the frontier's base point (exact KL 0, the
+  base reward within its standard error).
+* **Learning rate from a pilot** (:func:`pilot_configs`, :func:`choose_pilot_lr`): short runs
+  at each rate of :data:`PILOT_LRS`, with the reward and with shuffled rewards; the rate kept
+  is the one with the largest gain over its shuffled control per nat of KL, among the rates
+  whose gain over the control exceeds twice its standard error (if none does, the largest
+  ``z``). The chosen rates are the constants :data:`STUDY_LRS`, which a test checks against
+  the committed pilot, so building a config reads no file.
+
+All of them are ordinary runs of :mod:`alignlimits.experiments.rl_runs`, saved as its
+``"pilot"`` and ``"study"`` result variants; the command line runs them with
+``alignlimits experiments rl --pilot`` and ``--study``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alignlimits.experiments.rl_runs import METHODS, LMRunConfig, load_runs, run_config, runs_path
+from alignlimits.tiers import by_tier, current_tier
+
+__all__ = [
+    "LOSS_KL_COEF",
+    "PILOT_LRS",
+    "PILOT_SEED",
+    "STUDY_KL_COEFS",
+    "STUDY_LRS",
+    "STUDY_SEEDS",
+    "PilotScore",
+    "choose_pilot_lr",
+    "paired_difference",
+    "pilot_configs",
+    "pilot_lr",
+    "pilot_scores",
+    "study_configs",
+    "study_sizes",
+    "zero_step_config",
+]
+
+#: β of the penalty in the reward, main coefficient first (the same for both methods and both tasks:
+#: on both, the 64-sample frontier puts π_0.1 at ≈ 0.3 nats and π_0.03 at ≈ 2 nats).
+STUDY_KL_COEFS: tuple[float, ...] = (0.1, 0.03)
+#: Seeds at the main coefficient (the second coefficient, the controls and the secondary variant use the first).
+STUDY_SEEDS: tuple[int, ...] = (1, 2, 3)
+#: The GRPO paper's β for its k3 estimator in the loss (the secondary variant).
+LOSS_KL_COEF = 0.04
+#: The pilot's learning rates, its seed (one the study never uses) and its length.
+PILOT_LRS: tuple[float, ...] = (1e-5, 3e-5, 1e-4)
+PILOT_SEED = 0
+#: The learning rate of each task and method at the full tier, as :func:`pilot_lr` chooses it from the
+#: committed pilot (a test checks that they agree). Empty until the pilot has run.
+STUDY_LRS: dict[str, dict[str, float]] = {}
+
+
+def study_sizes(tier: str | None = None, *, pilot: bool = False) -> dict[str, Any]:
+    """The run sizes of the study (``pilot``: of its pilot) at ``tier``: the fields every config shares.
+
+    Examples
+    --------
+    >>> sizes = study_sizes("full")
+    >>> sizes["steps"], sizes["samples_per_step"], sizes["path_evals"], sizes["eval_samples"]
+    (120, 32, (30, 60, 90), 16)
+    """
+    tier = current_tier() if tier is None else tier
+    sizes: dict[str, Any] = {
+        "steps": by_tier(smoke=3, default=6, full=120, tier=tier),
+        "samples_per_step": by_tier(smoke=4, default=16, full=32, tier=tier),
+        "micro_batch_size": by_tier(smoke=2, default=4, full=8, tier=tier),
+        "checkpoint_every": by_tier(smoke=1, default=2, full=5, tier=tier),
+        "metrics_every": by_tier(smoke=2, default=2, full=10, tier=tier),
+        "path_evals": by_tier(smoke=(1, 2), default=(2, 4), full=(30, 60, 90), tier=tier),
+        "path_eval_samples": by_tier(smoke=1, default=2, full=4, tier=tier),
+        "eval_samples": by_tier(smoke=2, default=4, full=16, tier=tier),
+    }
+    if pilot:
+        sizes.update(steps=by_tier(smoke=2, default=4, full=20, tier=tier), path_evals=(),
+                     eval_samples=by_tier(smoke=1, default=2, full=4, tier=tier))  # fmt: skip
+    return sizes
+
+
+def _lr(task: str, method: str, tier: str) -> float:
+    if tier == "smoke":
+        return 1e-3  # the tiny random model: large steps, so that the smoke runs move
+    try:
+        return STUDY_LRS[task][method]
+    except KeyError:
+        raise ValueError(
+            f"no learning rate chosen yet for {method} on {task}: run the pilot (`python -m alignlimits.experiments "
+            f"rl --pilot --task {task} --tier full`) and set study.STUDY_LRS from study.pilot_lr."
+        ) from None
+
+
+def _config(task: str, method: str, beta: float, seed: int, tier: str, lr: float, **fields: Any) -> LMRunConfig:
+    return run_config(task, method, beta, seed, tier, lr=lr, kl_in="reward", **fields)
+
+
+def pilot_configs(
+    task: str, tier: str | None = None, *, methods: Sequence[str] = METHODS, lrs: Sequence[float] = PILOT_LRS
+) -> list[LMRunConfig]:
+    """The pilot of ``task``: each method at the main β for each rate, with the reward and with shuffled rewards.
+
+    Ordered rate by rate, each run next to its control, so that an interrupted pilot has
+    finished pairs to read.
+    """
+    tier = current_tier() if tier is None else tier
+    sizes = study_sizes(tier, pilot=True)
+    return [
+        _config(task, method, STUDY_KL_COEFS[0], PILOT_SEED, tier, float(lr), reward_signal=signal, **sizes)
+        for method in methods
+        for lr in lrs
+        for signal in ("task", "shuffled")
+    ]
+
+
+def study_configs(task: str, tier: str | None = None, *, methods: Sequence[str] = METHODS) -> list[LMRunConfig]:
+    """The study's runs of ``task``, in the order worth running them.
+
+    First the zero-step run, then per method the main run of the first seed and its
+    shuffled control (the pair that says whether the method learned), the second β, the
+    other seeds, and GRPO's k3-in-the-loss variant last.
+    """
+    tier = current_tier() if tier is None else tier
+    sizes = study_sizes(tier)
+    main, second = STUDY_KL_COEFS
+    first, *others = STUDY_SEEDS
+    configs = [zero_step_config(task, tier)]
+    for method in methods:
+        lr = _lr(task, method, tier)
+        configs += [
+            _config(task, method, main, first, tier, lr, **sizes),
+            _config(task, method, main, first, tier, lr, reward_signal="shuffled", **sizes),
+            _config(task, method, second, first, tier, lr, **sizes),
+        ]
+    for seed in others:
+        configs += [_config(task, method, main, seed, tier, _lr(task, method, tier), **sizes) for method in methods]
+    if "grpo" in methods:
+        loss_variant = {**sizes, "kl_in": "loss"}
+        configs.append(run_config(task, "grpo", LOSS_KL_COEF, first, tier, lr=_lr(task, "grpo", tier), **loss_variant))
+    return configs
+
+
+def zero_step_config(task: str, tier: str | None = None) -> LMRunConfig:
+    """The zero-step run of ``task``: the base policy through the study's final evaluation (no training)."""
+    tier = current_tier() if tier is None else tier
+    sizes = {**study_sizes(tier), "steps": 0, "path_evals": ()}
+    # lr: never used, no step is taken (a constant, so that the run needs no pilot)
+    return run_config(task, "grpo", STUDY_KL_COEFS[0], STUDY_SEEDS[0], tier, lr=1.0, kl_in="reward", **sizes)
+
+
+@dataclass(frozen=True)
+class PilotScore:
+    """One pilot rate of one method: the run against its shuffled control.
+
+    Attributes
+    ----------
+    lr : the learning rate.
+    gain_over_control, se : mean evaluated reward of the run minus its control's, and its
+        standard error (:func:`paired_difference`).
+    kl : the run's mean exact sequence KL to the base policy (nats).
+    per_nat : ``gain_over_control / kl``.
+    z : ``gain_over_control / se``.
+    """
+
+    lr: float
+    gain_over_control: float
+    se: float
+    kl: float
+    per_nat: float
+    z: float
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any], key: str = "reward") -> tuple[float, float]:
+    """Mean of ``a[key] − b[key]`` over prompts and its standard error, for two evaluations of the same prompts.
+
+    The per-prompt means are differenced first: both evaluations cover every prompt, so the
+    prompts' own spread (larger than the effect on both tasks) cancels. The standard error is
+    the spread of the per-prompt differences over ``sqrt(P)``.
+
+    Examples
+    --------
+    >>> a = {"reward": [1.0, 2.0, 5.0, 6.0], "prompt_index": [0, 0, 1, 1]}
+    >>> b = {"reward": [1.0, 1.0, 4.0, 4.0], "prompt_index": [0, 0, 1, 1]}
+    >>> paired_difference(a, b)
+    (1.0, 0.5)
+    """
+    means = []
+    for ev in (a, b):
+        index = np.asarray(ev["prompt_index"], dtype=np.int64)
+        values = np.asarray(ev[key], dtype=np.float64)
+        means.append(np.bincount(index, values) / np.bincount(index))
+    if means[0].shape != means[1].shape:
+        raise ValueError("the two evaluations cover different prompts; compare runs of the same task and tier.")
+    diff = means[0] - means[1]
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+
+
+def pilot_scores(runs: Sequence[dict[str, Any]], method: str) -> list[PilotScore]:
+    """The score of each rate of ``method`` in the pilot ``runs`` (rates missing a run or its control are left out)."""
+    pairs: dict[float, dict[str, dict[str, Any]]] = {}
+    for r in runs:
+        cfg = r["config"]
+        if cfg["method"] == method:
+            pairs.setdefault(cfg["lr"], {})[cfg.get("reward_signal", "task")] = r
+    scores = []
+    for lr, pair in sorted(pairs.items()):
+        if set(pair) != {"task", "shuffled"}:
+            continue
+        diff, se = paired_difference(pair["task"]["eval"], pair["shuffled"]["eval"])
+        kl = float(np.mean(pair["task"]["eval"]["kl_exact"]))
+        scores.append(PilotScore(lr, diff, se, kl, diff / kl if kl > 0 else np.nan, diff / se if se > 0 else np.nan))
+    return scores
+
+
+def choose_pilot_lr(scores: Sequence[PilotScore]) -> float:
+    """The pilot's rule: the most gain over the control per nat among rates with ``z > 2``, else the largest ``z``."""
+    if not scores:
+        raise ValueError("no pilot rate has both its run and its shuffled control; finish the pilot first.")
+    significant = [s for s in scores if s.z > 2]
+    if significant:
+        return max(significant, key=lambda s: s.per_nat).lr
+    return max(scores, key=lambda s: s.z).lr
+
+
+def pilot_lr(task: str, method: str, *, path: str | Path | None = None) -> float:
+    """The learning rate :func:`choose_pilot_lr` picks from the committed full-tier pilot of ``task``."""
+    target = Path(path) if path is not None else runs_path(task, "full", "pilot")
+    runs = load_runs(task, "full", "pilot", path=target)["runs"]
+    scores = pilot_scores(runs, method)
+    missing = sorted(set(PILOT_LRS) - {s.lr for s in scores})
+    if missing:  # a partial grid would pick a rate silently
+        raise ValueError(
+            f"the {method} pilot on {task} lacks the rates {missing}; finish it with "
+            f"`python -m alignlimits.experiments rl --pilot --task {task} --tier full --methods {method}`."
+        )
+    return choose_pilot_lr(scores)
