@@ -362,7 +362,8 @@ def test_reward_signal_enters_the_key_only_when_it_is_a_control() -> None:
     import hashlib
 
     cfg = smoke("ppo")
-    later = ("reward_signal", "kl_in", "metrics_every", "path_evals", "path_eval_samples")
+    later = ("reward_signal", "kl_in", "metrics_every", "path_evals", "path_eval_samples", "distill_samples",
+             "best_of")
     before_the_field = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in later}
     old_key = hashlib.sha256(json.dumps(before_the_field, sort_keys=True).encode()).hexdigest()[:12]
     assert cfg.key() == old_key  # work folders and results written before the field still match
@@ -500,6 +501,7 @@ def test_building_a_config_reads_no_file(monkeypatch) -> None:
 
 def test_the_command_line_offers_the_sweep_methods_and_seeds() -> None:
     assert cli.METHODS == rl_runs.METHODS and cli.SWEEP_SEEDS == rl_runs.SWEEP_SEEDS
+    assert cli.RUN_METHODS == rl_runs.RUN_METHODS
 
 
 def test_legacy_algorithm_configs_load_under_the_new_names() -> None:

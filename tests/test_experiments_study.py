@@ -178,3 +178,34 @@ def test_the_pilot_and_study_run_from_the_command_line(tmp_path, capsys) -> None
     assert "separate experiments" in capsys.readouterr().err
     assert cli.main(["rl", "--task", "safety", "--tier", "smoke", "--study", "--seeds", "4"]) == 2
     assert "drop ['--seeds']" in capsys.readouterr().err
+
+
+def test_distillation_runs_share_one_sampling_pass_and_evaluate(tmp_path) -> None:
+    configs = study.distill_configs("safety", "smoke")
+    assert [c.method for c in configs] == ["distill"] * 3 and configs[-1].best_of is not None
+    assert {c.kl_coef for c in configs[:2]} == set(study.STUDY_KL_COEFS)
+    entries = [rl_runs.run(c, work_dir=tmp_path, progress=False) for c in configs]
+    passes = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("distill-pass"))
+    assert len(passes) == 1  # one pass for the three runs
+    for cfg, entry in zip(configs, entries, strict=True):
+        assert entry["provenance"]["samples_drawn"] == cfg.n_prompts * cfg.distill_samples
+        assert entry["provenance"]["sampling_time_s"] > 0
+        assert [p["step"] for p in entry["path"]] == list(cfg.path_evals)
+        assert min(entry["eval"]["kl_exact"]) >= -1e-9
+    assert entries[0]["eval"]["kl_exact"] != entries[2]["eval"]["kl_exact"]  # different weights, different policies
+    with pytest.raises(ValueError, match="sampling pass"):
+        rl_runs.step_prompts(entries[0], 0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"method": "ppo", "best_of": 2}, "distillation's"),
+        ({"method": "distill", "kl_in": "reward"}, "no KL penalty to place"),
+        ({"method": "distill", "best_of": 99}, "best_of must be"),
+    ],
+)
+def test_distillation_fields_are_checked(overrides, message) -> None:
+    args = {"task": "safety", "method": "grpo", "kl_coef": 0.1, "seed": 1, "tier": "smoke", **overrides}
+    with pytest.raises(ValueError, match=message):
+        rl_runs.run_config(**args)

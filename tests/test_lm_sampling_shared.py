@@ -136,8 +136,8 @@ def test_prefill_cache_gives_the_full_forwards_next_token_distribution(arch: str
     ids, mask = sampling.left_pad([PROMPTS[i] for i in rows], PAD)
     keys = [tuple(PROMPTS[i]) for i in rows]
     with torch.no_grad():
-        cache = sampling._shared_prefill(model, ids, mask, keys)
-        assert cache is not None and cache.get_seq_length() == ids.shape[1] - 1
+        cache, owners = sampling._shared_prefill(model, ids, mask, keys)
+        assert owners.tolist() == [0, 0, 1, 2, 2, 1, 0] and cache.get_seq_length() == ids.shape[1] - 1
         pos = sampling.position_ids(mask)
         step = model(
             input_ids=ids[:, -1:], attention_mask=mask.long(), position_ids=pos[:, -1:], cache=cache, use_cache=True

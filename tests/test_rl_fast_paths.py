@@ -192,9 +192,11 @@ def test_a_step_with_the_shared_trunk_makes_the_same_update(method):
         history = train(algorithm, progress=False)
         results.append((history, [p.detach().clone() for p in pol.parameters() if p.requires_grad]))
     (h_shared, p_shared), (h_whole, p_whole) = results
+    # The shared run takes its trunk from the sampling pass (incremental decoding), the other computes it
+    # whole: equal to float32 rounding, which two Adam steps carry into the parameters at ~1e-6.
     for a, b in zip(p_shared, p_whole, strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
-    assert h_shared[-1]["kl_exact"] == pytest.approx(h_whole[-1]["kl_exact"], abs=1e-6)
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    assert h_shared[-1]["kl_exact"] == pytest.approx(h_whole[-1]["kl_exact"], abs=1e-5)
 
 
 def test_the_gpu_check_script_runs_its_comparison_on_the_cpu(capsys):
@@ -231,3 +233,37 @@ def test_bf16_runs_are_refused_on_the_cpu(tmp_path):
     config = rl_runs.run_config("safety", "grpo", 0.1, 1, "smoke", steps=1)
     with pytest.raises(ValueError, match="bf16 autocast is for a CUDA device"):
         rl_runs.build(config, device="cpu", bf16=True)
+
+
+@pytest.mark.parametrize("group", [1, 4])  # distinct prompts (no shared prefill), and groups that share one
+def test_the_trunk_captured_while_sampling_is_the_computed_trunk(group):
+    pol = llama_policy(trainable_blocks=1, value_head=True)
+    ref = pol.frozen_copy()
+    index = torch.tensor([0, 1, 2]).repeat_interleave(group)
+    captured = pol.rollout(index, seed=3, capture_trunk=True)
+    plain = pol.rollout(index, seed=3)
+    torch.testing.assert_close(captured.completion_ids, plain.completion_ids)  # capturing changes no sample
+    assert plain.context.trunk is None and captured.context.trunk_depth == pol.trunk_depth
+    kept, computed = pol.trunk(captured), pol.trunk(plain)
+    assert kept.hidden is captured.context.trunk  # taken from the rollout, not computed again
+    # Equal wherever an output depends on it: every position but the last generated token and the pads after it.
+    prompt_width = captured.context.prompt_ids.shape[1]
+    for row, n in enumerate(captured.lengths.tolist()):
+        used = prompt_width + n - 1
+        torch.testing.assert_close(kept.hidden[row, :used], computed.hidden[row, :used], rtol=0, atol=1e-5)
+    for model in (pol, ref):
+        a, b = model(captured, kept), model(plain)
+        mask = captured.mask
+        torch.testing.assert_close(a.logprobs[mask], b.logprobs[mask], rtol=0, atol=1e-5)
+    torch.testing.assert_close(pol(captured, kept).values[mask], pol(plain).values[mask], rtol=0, atol=1e-5)
+    rows = torch.tensor([2, 0])
+    assert pol.trunk(captured.select(rows)).hidden.shape[0] == 2  # micro-batches slice the captured trunk
+
+
+def test_capturing_a_block_the_model_lacks_is_refused():
+    from alignlimits.lm import sampling
+
+    pol = llama_policy(trainable_blocks=1)
+    with pytest.raises(ValueError, match="names no block"):
+        sampling.sample(pol.model, PROMPTS[:1], num_samples=1, temperature=1.0, max_new_tokens=2, eos_token_id=EOS,
+                        pad_token_id=PAD, seed=0, capture_block=7)  # fmt: skip

@@ -25,6 +25,7 @@ __all__ = ["main"]
 #: :data:`alignlimits.experiments.rl_runs.METHODS` and ``SWEEP_SEEDS``, without importing torch for ``--help``;
 #: a test checks that they agree).
 METHODS = ("ppo", "grpo")
+RUN_METHODS = ("ppo", "grpo", "distill")
 SWEEP_SEEDS = (1, 2)
 
 
@@ -97,8 +98,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     rl.add_argument("--task", choices=TASKS, required=True)
     rl.add_argument("--tier", choices=TIERS, default=None, help="default: $ALIGNLIMITS_TIER or 'default'")
-    methods_help = f"comma-separated, from {','.join(METHODS)} (default: all)"
-    rl.add_argument("--methods", type=lambda t: t.split(","), default=list(METHODS), help=methods_help)
+    methods_help = (
+        f"comma-separated, from {','.join(METHODS)} (default: both), or with --study from {','.join(RUN_METHODS)} "
+        "(default: all three)"
+    )
+    rl.add_argument("--methods", type=lambda t: t.split(","), default=None, help=methods_help)
     coefs_help = (
         "comma-separated KL coefficients, the same for every method given (default: each method's own sweep, "
         "rl_runs.SWEEP_KL_COEFS; PPO's β is on the reward's scale, GRPO's on the normalised advantages')"
@@ -154,6 +158,8 @@ def _main_rl(args: argparse.Namespace) -> int:
 
     steps = {"steps": args.steps} if args.steps is not None else {}
     steps_and_lr = {**steps, **({"lr": args.lr} if args.lr is not None else {})}
+    if args.methods is None:
+        args.methods = list(RUN_METHODS if args.study else METHODS)
     chosen = [flag for flag in ("tune", "control", "pilot", "study") if getattr(args, flag)]
     if len(chosen) > 1:
         raise ValueError(f"{', '.join('--' + c for c in chosen)} are separate experiments; give one.")

@@ -9,7 +9,11 @@ the run itself logged from its samples. Methods:
 * ``"grpo"`` — :class:`~alignlimits.rl.grpo.GRPO` with the GRPO paper's advantages
   (group-std normalised) and per-sequence-mean loss, KL in the reward;
 * ``"dr_grpo"`` — GRPO without std normalisation and with the constant-length loss
-  (Dr. GRPO), KL in the reward.
+  (Dr. GRPO), KL in the reward;
+* ``"distill"`` — :class:`~alignlimits.rl.distill.Distill`: one pass of ``samples_per_prompt``
+  base samples weighted by ``softmax(r/β)``, then supervised fine-tuning (``best_of=N``: on
+  the best of each group of ``N`` instead). It lands on the weighted empirical law of its
+  samples, :func:`distillation_target` — the exact prediction a run is checked against.
 
 Any config field can be overridden (e.g. ``kl_reward_coef=0, kl_loss_coef=β,
 kl_estimator="k3"`` for the GRPO paper's KL term in the loss).
@@ -26,13 +30,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from alignlimits import tilting
 from alignlimits.lm import enumerable
-from alignlimits.rl import grpo, ppo
+from alignlimits.rl import distill, grpo, ppo
 from alignlimits.rl.policies import TabularPolicy, sequence_reward
 from alignlimits.rl.training import train
 
-__all__ = ["METHODS", "RunResult", "make_run", "run"]
+__all__ = ["METHODS", "RunResult", "distillation_target", "make_run", "run"]
 
-METHODS = ("ppo", "grpo", "dr_grpo")
+METHODS = ("ppo", "grpo", "dr_grpo", "distill")
 
 
 @dataclass
@@ -41,7 +45,8 @@ class RunResult:
 
     Attributes
     ----------
-    method, beta, seed, lr, steps, samples : what was run (``samples`` = completions drawn).
+    method, beta, seed, lr, steps, samples : what was run (``samples`` = completions drawn; for
+        distillation, the base samples of its one sampling pass).
     kl, reward : exact ``KL(π‖π0)`` and ``E_π[r]`` of the final policy.
     kl_to_optimum : exact ``KL(π‖π_β)``.
     fraction_of_limit : ``(E_π[r] − E_π0[r]) / Δ*(KL(π‖π0))``, the share of the best gain
@@ -70,11 +75,19 @@ class RunResult:
 
 def make_run(
     method: str, base: enumerable.EnumerableLM, rewards: ArrayLike, beta: float, *, seed: int, **overrides: Any
-) -> tuple[TabularPolicy, grpo.GRPO | ppo.PPO]:
-    """The policy and algorithm object of one run (defaults: 300 steps of 64 samples, lr 0.05 decayed to 5 %)."""
+) -> tuple[TabularPolicy, grpo.GRPO | ppo.PPO | distill.Distill]:
+    """The policy and algorithm object of one run (defaults: 300 steps of 64 samples, lr 0.05 decayed to 5 %;
+    distillation: 1024 base samples, then 1000 steps of 64 rows, lr 0.1 decayed to 5 %)."""
     r = np.asarray(rewards, dtype=np.float64)
     if not beta > 0:
         raise ValueError(f"beta must be > 0; got {beta!r}.")
+    if method == "distill":
+        policy = TabularPolicy(base)
+        cfg_d: dict[str, Any] = dict(
+            steps=1000, batch_size=64, lr=0.1, lr_final_fraction=0.05, samples_per_prompt=1024, beta=beta
+        )
+        cfg_d.update(overrides)
+        return policy, distill.Distill(policy, sequence_reward(r), distill.DistillConfig(seed=seed, **cfg_d))
     if method == "ppo":
         policy = TabularPolicy(base, value_head=True)
         cfg: dict[str, Any] = dict(
@@ -93,6 +106,17 @@ def make_run(
     cfg.update(variants[method])
     cfg.update(overrides)
     return policy, grpo.GRPO(policy, policy.frozen_copy(), sequence_reward(r), grpo.GRPOConfig(seed=seed, **cfg))
+
+
+def distillation_target(algorithm: distill.Distill, base: enumerable.EnumerableLM) -> enumerable.EnumerableLM:
+    """The law a distillation run on the enumerable model converges to: its samples' weighted empirical law
+    ``p̂(y) = Σ_i w_i 1[y_i = y]`` (the minimiser of its loss, reachable by the tabular policy)."""
+    if not algorithm.chunks:
+        raise ValueError("the run has not drawn its samples yet; call algorithm.collect() or train it first.")
+    sequences = np.concatenate([np.asarray(c.context) for c in algorithm.chunks])
+    mass = np.bincount(sequences, algorithm.weights, minlength=base.n_sequences)
+    with np.errstate(divide="ignore"):  # sequences never drawn have mass 0
+        return enumerable.EnumerableLM.from_sequence_logprobs(np.log(mass), base)
 
 
 def run(
@@ -129,7 +153,10 @@ def run(
     kl, reward = enumerable.sequence_kl(final, base), float(final.probs @ r)
     best = float(tilting.max_gain(base.probs, r, kl)) if kl > 0 else 0.0
     cfg = algorithm.config
-    per_step = cfg.batch_size if method == "ppo" else cfg.groups * cfg.group_size
+    if method == "distill":
+        samples = cfg.samples_per_prompt
+    else:
+        samples = cfg.steps * (cfg.batch_size if method == "ppo" else cfg.groups * cfg.group_size)
     steps, kls, rews = (np.array(x) for x in zip(*recorded, strict=True))
     return RunResult(
         method=method,
@@ -137,7 +164,7 @@ def run(
         seed=seed,
         lr=cfg.lr,
         steps=cfg.steps,
-        samples=cfg.steps * per_step,
+        samples=samples,
         kl=kl,
         reward=reward,
         kl_to_optimum=enumerable.sequence_kl(final, optimum),

@@ -58,6 +58,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -72,7 +73,7 @@ from numpy.typing import NDArray
 from alignlimits.experiments import provenance, storage
 from alignlimits.experiments.frontier import frontier_config
 from alignlimits.lm import kl as sequence_kl
-from alignlimits.rl import grpo, ppo
+from alignlimits.rl import distill, grpo, ppo
 from alignlimits.rl.metrics import exact_kl_and_entropy
 from alignlimits.rl.policies import CausalLMPolicy, Rollout, token_logprobs
 from alignlimits.rl.training import step_rng, train, trainable_state
@@ -82,6 +83,7 @@ from alignlimits.tiers import TIERS, by_tier, current_tier
 __all__ = [
     "METHODS",
     "REWARD_SIGNALS",
+    "RUN_METHODS",
     "SCHEMA",
     "SCHEMA_VERSION",
     "SWEEP_KL_COEFS",
@@ -108,6 +110,9 @@ __all__ = [
 ]
 
 METHODS = ("ppo", "grpo")
+#: Every method a run can have: the RL methods and the cheap contender, distillation of the tilted policy
+#: (:class:`~alignlimits.rl.distill.Distill`; ``kl_coef`` is its ``β``, ``steps`` its fine-tuning steps).
+RUN_METHODS = (*METHODS, "distill")
 REWARD_SIGNALS = ("task", "shuffled")
 SCHEMA = "alignlimits.rl"
 SCHEMA_VERSION = 1
@@ -125,6 +130,8 @@ _LATER_FIELDS: dict[str, Any] = {
     "metrics_every": 1,
     "path_evals": (),
     "path_eval_samples": 4,
+    "distill_samples": 64,
+    "best_of": None,
 }
 _N_EXAMPLES = 4
 
@@ -135,7 +142,7 @@ class LMRunConfig:
 
     Attributes
     ----------
-    task, tier, method : what runs (``method`` in :data:`METHODS`).
+    task, tier, method : what runs (``method`` in :data:`RUN_METHODS`).
     kl_coef : ``β``. With the penalty in the reward (:attr:`placement` ``"reward"``) it is
         ``kl_reward_coef``, on the reward's scale, and the run's fixed point is ``π_β``; GRPO
         with the penalty in the loss uses it as ``kl_loss_coef``, the k3 loss term, on the
@@ -163,6 +170,10 @@ class LMRunConfig:
     path_evals : training steps (each in ``1..steps-1``, increasing) after which the policy is
         also evaluated, on ``path_eval_samples`` completions per prompt with the same seed as
         the final evaluation: the run's trajectory on the KL–reward plane, measured.
+    distill_samples, best_of : distillation only — base samples per prompt in its one sampling
+        pass (shared by the runs that differ only in ``β`` or ``best_of``), and None (weights
+        ``softmax(r/β)``) or ``N`` (fine-tune on the best of each group of ``N``). Its
+        ``samples_per_step`` is the rows per fine-tuning step.
     reward_signal : ``"task"`` trains on the task's reward; ``"shuffled"`` is a control that
         trains on the same rewards permuted at random across each step's completions (GRPO:
         within each group), so they carry no information about the text
@@ -199,6 +210,8 @@ class LMRunConfig:
     metrics_every: int = 1
     path_evals: tuple[int, ...] = ()
     path_eval_samples: int = 4
+    distill_samples: int = 64
+    best_of: int | None = None
 
     def __post_init__(self) -> None:
         # A config read back from JSON has a list here; the frozen dataclass keeps a tuple.
@@ -222,15 +235,22 @@ class LMRunConfig:
             raise ValueError(f"task must be one of {TASKS}; got {self.task!r}.")
         if self.tier not in TIERS:
             raise ValueError(f"tier must be one of {TIERS}; got {self.tier!r}.")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}.")
+        if self.method not in RUN_METHODS:
+            raise ValueError(f"method must be one of {RUN_METHODS}; got {self.method!r}.")
+        if self.method != "distill" and (self.best_of is not None or self.distill_samples != 64):
+            raise ValueError("best_of and distill_samples are distillation's; leave them at their defaults.")
+        if self.method == "distill" and self.kl_in is not None:
+            raise ValueError("distillation has no KL penalty to place (kl_coef is its β); leave kl_in None.")
+        if self.best_of is not None and not (isinstance(self.best_of, int) and self.best_of <= self.distill_samples):
+            raise ValueError(f"best_of must be None or an integer in 1..distill_samples; got {self.best_of!r}.")
         if not (np.isfinite(self.kl_coef) and self.kl_coef > 0):
             raise ValueError(f"kl_coef must be a finite number > 0; got {self.kl_coef!r}.")
         if not (np.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0; got {self.lr!r}.")
+            raise ValueError(f"lr must be a finite number > 0 (give lr= for a method the first sweep did not tune); "
+                             f"got {self.lr!r}.")  # fmt: skip
         for name in ("samples_per_step", "group_size", "epochs", "minibatches", "micro_batch_size",
                      "trainable_blocks", "eval_samples", "checkpoint_every", "metrics_every",
-                     "path_eval_samples"):  # fmt: skip
+                     "path_eval_samples", "distill_samples"):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
@@ -247,8 +267,11 @@ class LMRunConfig:
 
     @property
     def placement(self) -> str:
-        """Where the KL penalty goes: ``"reward"`` or ``"loss"`` (:attr:`kl_in`, or the method's first choice)."""
-        return self.kl_in or ("reward" if self.method == "ppo" else "loss")
+        """Where the KL penalty goes: ``"reward"`` or ``"loss"`` (:attr:`kl_in`, or the method's first choice).
+
+        Distillation counts as ``"reward"``: like the penalty in the reward, it targets ``π_β``.
+        """
+        return self.kl_in or ("loss" if self.method == "grpo" else "reward")
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, except those added after the first runs while at their defaults.
@@ -292,7 +315,7 @@ def run_config(
     A value, built from the task's frontier config and the tier's sizes; no file is read.
     """
     tier = current_tier() if tier is None else tier
-    _check_methods([method])
+    _check_methods([method], RUN_METHODS)
     fr = frontier_config(task, tier)
     base: dict[str, Any] = {
         "task": task,
@@ -300,7 +323,8 @@ def run_config(
         "method": method,
         "kl_coef": float(kl_coef),
         "seed": int(seed),
-        "lr": 1e-3 if tier == "smoke" else SWEEP_LRS[task][method],
+        # The first sweep's tuned rates; other methods and studies pass their own.
+        "lr": 1e-3 if tier == "smoke" else SWEEP_LRS[task].get(method, math.nan),
         "steps": by_tier(smoke=2, default=4, full=12, tier=tier),
         "model": fr.model,
         "n_prompts": fr.n_prompts,
@@ -321,10 +345,10 @@ def run_config(
     return LMRunConfig(**base)
 
 
-def _check_methods(methods: Sequence[str]) -> None:
-    unknown = sorted(set(methods) - set(METHODS))
+def _check_methods(methods: Sequence[str], known: Sequence[str] = METHODS) -> None:
+    unknown = sorted(set(methods) - set(known))
     if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {METHODS}.")
+        raise ValueError(f"unknown method(s) {unknown}; choose from {tuple(known)}.")
 
 
 def sweep_configs(
@@ -435,7 +459,7 @@ def shuffled_rewards(
 
 def build(
     config: LMRunConfig, *, device: str | None = None, bf16: bool = False
-) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO, TaskScorer]:
+) -> tuple[CausalLMPolicy, CausalLMPolicy, grpo.GRPO | ppo.PPO | distill.Distill, TaskScorer]:
     """``(policy, reference, algorithm, scorer)`` of a run, the policy equal to the base model, on ``device``
     (default: CUDA when present); ``bf16``: forward passes under bfloat16 autocast (CUDA only)."""
     from alignlimits.lm.chat import chat_prompts
@@ -472,6 +496,12 @@ def build(
         max_grad_norm=config.max_grad_norm,
         seed=config.seed,
     )
+    if config.method == "distill":
+        cfg_d = distill.DistillConfig(
+            beta=config.kl_coef, best_of=config.best_of, samples_per_prompt=config.distill_samples,
+            batch_size=config.samples_per_step, **shared,
+        )  # fmt: skip
+        return policy, reference, distill.Distill(policy, reward_fn, cfg_d), scorer
     if config.method == "ppo":
         # GAE λ = 1: the advantage is the return minus V, unbiased whatever V is. With λ < 1 and a
         # value head that is still near zero after a few dozen Adam steps, the first token of a
@@ -524,7 +554,7 @@ def evaluate(
     texts: list[str] = []
     chunks = list(index.split(batch_size))
     for c, rows in enumerate(tqdm(chunks, desc="evaluate", disable=not progress)):
-        rollout = policy.rollout(rows, seed=seed + c)
+        rollout = policy.rollout(rows, seed=seed + c, capture_trunk=shared)
         reward, judge = scorer.reward(rollout).numpy(), scorer.judge(rollout).numpy()
         texts += scorer.texts(rollout)
         for micro in torch.arange(len(rollout)).split(micro_batch_size):
@@ -608,6 +638,10 @@ def _train_and_evaluate(
         metrics["seconds"] = now - clock[0]  # saved with the step in the checkpoint's history
         clock[0] = now
 
+    if isinstance(algorithm, distill.Distill) and not (folder / "checkpoint.pt").is_file():
+        chunks, rewards, seconds = _distill_pass(config, folder.parent, algorithm)
+        algorithm.use_samples(chunks, rewards)
+        storage.write_json_atomic(folder / "pass.json", {"sampling_time_s": seconds})
     history, path = _train_along_path(config, folder, algorithm, (policy, reference, scorer), timed,
                                       progress=progress, stop_after=stop_after)  # fmt: skip
     if history is None:
@@ -624,6 +658,8 @@ def _train_and_evaluate(
     )
     eval_time = time.perf_counter() - began
     train_time = float(sum(h["seconds"] for h in history))
+    pass_file = folder / "pass.json"  # distillation: the one sampling pass (shared, counted in every run using it)
+    sampling_time = json.loads(pass_file.read_text())["sampling_time_s"] if pass_file.is_file() else 0.0
     eval_time += float(sum(p["seconds"] for p in path))
     result = {
         "config": config.as_dict(),
@@ -634,11 +670,15 @@ def _train_and_evaluate(
         "provenance": {
             **provenance.environment(next(policy.parameters()).device),
             "autocast": "bfloat16" if bf16 else None,
-            "wall_time_s": train_time + eval_time,
+            "wall_time_s": train_time + eval_time + sampling_time,
+            **({"sampling_time_s": sampling_time} if config.method == "distill" else {}),
             "train_time_s": train_time,
             "eval_time_s": eval_time,
             "sessions": len(sessions),
             "samples_trained": config.steps * config.samples_per_step,
+            "samples_drawn": config.n_prompts * (
+                config.distill_samples if config.method == "distill" else config.steps * config.samples_per_step
+            ),
         },
     }
     _validate_run(result, "run")
@@ -647,6 +687,27 @@ def _train_and_evaluate(
     torch.save(trainable_state(policy), folder / "final.pt")
     (folder / "checkpoint.pt").unlink(missing_ok=True)
     return result
+
+
+def _distill_pass(
+    config: LMRunConfig, work_dir: Path, algorithm: distill.Distill
+) -> tuple[list[Rollout], Any, float]:
+    """The base samples of a distillation run and their rewards, drawn once and shared by the runs that
+    differ only in ``β``, ``best_of`` or their fine-tuning settings (saved next to their work folders)."""
+    fields = ("task", "tier", "model", "n_prompts", "temperature", "max_new_tokens", "max_document_words",
+              "model_seed", "scoring_version", "distill_samples", "seed", "reward_signal")  # fmt: skip
+    key = hashlib.sha256(json.dumps({f: getattr(config, f) for f in fields}, sort_keys=True).encode()).hexdigest()
+    target = storage.run_folder(f"distill-pass-{config.task}-{config.tier}-{key[:12]}", work_dir) / "pass.pt"
+    with storage.locked(target, timeout=24 * 3600):  # another run may be drawing the same pass: wait for it
+        if not target.is_file():
+            began = time.perf_counter()
+            algorithm.collect()
+            saved = {"chunks": algorithm.chunks, "rewards": algorithm.rewards, "seconds": time.perf_counter() - began}
+            tmp = target.with_name("pass.pt.tmp")
+            torch.save(saved, tmp)
+            os.replace(tmp, target)
+        saved = torch.load(target, weights_only=False)
+    return saved["chunks"], saved["rewards"], float(saved["seconds"])
 
 
 def _train_along_path(
@@ -849,6 +910,8 @@ def step_prompts(entry: dict[str, Any], step: int) -> NDArray[np.int64]:
     Recomputed from the run's seed exactly as the algorithm drew it, so a step's logged
     reward can be compared with the base policy's on the *same* prompts.
     """
+    if entry["config"]["method"] == "distill":
+        raise ValueError("a distillation step draws rows of its sampling pass, not prompts; see rl.distill.")
     algorithm = entry["algorithm"]
     rng = step_rng(algorithm["seed"], step)
     n_prompts = entry["config"]["n_prompts"]

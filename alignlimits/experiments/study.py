@@ -21,6 +21,11 @@ targets the same optimum as the frontier:
   permuted: no information about the text), and one **zero-step run**, the base policy sent
   through the evaluation, which must land on the frontier's base point (exact KL 0, the
   base reward within its standard error).
+* **The cheap contender** (:func:`distill_configs`): distillation of ``π_β``
+  (:class:`~alignlimits.rl.distill.Distill`) at both coefficients, and the variant fine-tuned
+  on best-of-4 winners, from one shared pass of :data:`DISTILL_SAMPLES` base samples per
+  prompt; its learning rate :data:`DISTILL_LR` is fixed (supervised fine-tuning of the same
+  blocks; no pilot), its inference cost one sample per answer.
 * **Learning rate from a pilot** (:func:`pilot_configs`, :func:`choose_pilot_lr`): short runs
   at each rate of :data:`PILOT_LRS`, with the reward and with shuffled rewards; the rate kept
   is the one with the largest gain over its shuffled control per nat of KL, among the rates
@@ -42,10 +47,13 @@ from typing import Any
 
 import numpy as np
 
-from alignlimits.experiments.rl_runs import METHODS, LMRunConfig, load_runs, run_config, runs_path
+from alignlimits.experiments.rl_runs import METHODS, RUN_METHODS, LMRunConfig, load_runs, run_config, runs_path
 from alignlimits.tiers import by_tier, current_tier
 
 __all__ = [
+    "DISTILL_BEST_OF",
+    "DISTILL_LR",
+    "DISTILL_SAMPLES",
     "LOSS_KL_COEF",
     "PILOT_LRS",
     "PILOT_SEED",
@@ -54,6 +62,7 @@ __all__ = [
     "STUDY_SEEDS",
     "PilotScore",
     "choose_pilot_lr",
+    "distill_configs",
     "paired_difference",
     "pilot_configs",
     "pilot_lr",
@@ -76,6 +85,11 @@ PILOT_SEED = 0
 #: The learning rate of each task and method at the full tier, as :func:`pilot_lr` chooses it from the
 #: committed pilot (a test checks that they agree). Empty until the pilot has run.
 STUDY_LRS: dict[str, dict[str, float]] = {}
+#: Distillation: base samples per prompt in its one pass (full tier), its fine-tuning rate, and the N of
+#: its best-of-N variant.
+DISTILL_SAMPLES = 64
+DISTILL_LR = 1e-4
+DISTILL_BEST_OF = 4
 
 
 def study_sizes(tier: str | None = None, *, pilot: bool = False) -> dict[str, Any]:
@@ -138,27 +152,56 @@ def pilot_configs(
     ]
 
 
-def study_configs(task: str, tier: str | None = None, *, methods: Sequence[str] = METHODS) -> list[LMRunConfig]:
-    """The study's runs of ``task``, in the order worth running them.
+def distill_configs(task: str, tier: str | None = None) -> list[LMRunConfig]:
+    """Distillation of ``task``: ``π_β`` at each β of :data:`STUDY_KL_COEFS`, then the best-of-N variant
+    (all three from one shared sampling pass)."""
+    tier = current_tier() if tier is None else tier
+    sizes = {
+        **study_sizes(tier),
+        "steps": by_tier(smoke=3, default=6, full=100, tier=tier),
+        "path_evals": by_tier(smoke=(1, 2), default=(2, 4), full=(25, 50, 75), tier=tier),
+        "distill_samples": by_tier(smoke=4, default=8, full=DISTILL_SAMPLES, tier=tier),
+        "epochs": 1,
+        "minibatches": 1,
+    }
+    lr = 1e-3 if tier == "smoke" else DISTILL_LR
+    first = STUDY_SEEDS[0]
+    configs = [run_config(task, "distill", beta, first, tier, lr=lr, **sizes) for beta in STUDY_KL_COEFS]
+    best_of = by_tier(smoke=2, default=2, full=DISTILL_BEST_OF, tier=tier)
+    configs.append(run_config(task, "distill", STUDY_KL_COEFS[0], first, tier, lr=lr, best_of=best_of, **sizes))
+    return configs
 
-    First the zero-step run, then per method the main run of the first seed and its
-    shuffled control (the pair that says whether the method learned), the second β, the
-    other seeds, and GRPO's k3-in-the-loss variant last.
+
+def study_configs(
+    task: str, tier: str | None = None, *, methods: Sequence[str] = RUN_METHODS
+) -> list[LMRunConfig]:
+    """The study's runs of ``task`` (``methods`` from :data:`~alignlimits.experiments.rl_runs.RUN_METHODS`),
+    in the order worth running them.
+
+    First the zero-step run, then per RL method the main run of the first seed and its
+    shuffled control (the pair that says whether the method learned) and the second β;
+    distillation (:func:`distill_configs`); the other seeds; GRPO's k3-in-the-loss variant last.
     """
     tier = current_tier() if tier is None else tier
+    unknown = sorted(set(methods) - set(RUN_METHODS))
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {RUN_METHODS}.")
     sizes = study_sizes(tier)
     main, second = STUDY_KL_COEFS
     first, *others = STUDY_SEEDS
+    rl_methods = [m for m in METHODS if m in methods]
     configs = [zero_step_config(task, tier)]
-    for method in methods:
+    for method in rl_methods:
         lr = _lr(task, method, tier)
         configs += [
             _config(task, method, main, first, tier, lr, **sizes),
             _config(task, method, main, first, tier, lr, reward_signal="shuffled", **sizes),
             _config(task, method, second, first, tier, lr, **sizes),
         ]
+    if "distill" in methods:
+        configs += distill_configs(task, tier)
     for seed in others:
-        configs += [_config(task, method, main, seed, tier, _lr(task, method, tier), **sizes) for method in methods]
+        configs += [_config(task, method, main, seed, tier, _lr(task, method, tier), **sizes) for method in rl_methods]
     if "grpo" in methods:
         loss_variant = {**sizes, "kl_in": "loss"}
         configs.append(run_config(task, "grpo", LOSS_KL_COEF, first, tier, lr=_lr(task, "grpo", tier), **loss_variant))

@@ -166,6 +166,11 @@ class Samples:
         sampled without scoring. Computed in float32 from the sampling pass's logits and cast
         after gathering: they equal the teacher-forced :func:`token_logprobs` to float32 rounding.
     temperature : the sampling temperature.
+    trunk : (B, P + T, H) the hidden states after block ``trunk_depth − 1`` along the prompt and
+        completion, captured while sampling (``sample(..., capture_block=trunk_depth − 1)``), or
+        None. The positions after the last generated token are zeros: under causal attention
+        they influence no output a completion token's log-prob depends on.
+    trunk_depth : the number of blocks below :attr:`trunk` (0 without one).
     """
 
     prompt_ids: torch.Tensor
@@ -176,6 +181,8 @@ class Samples:
     prompt_index: torch.Tensor
     logprobs: torch.Tensor | None
     temperature: float
+    trunk: torch.Tensor | None = None
+    trunk_depth: int = 0
 
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
@@ -191,6 +198,8 @@ class Samples:
             self.prompt_index[rows],
             None if self.logprobs is None else self.logprobs[rows],
             self.temperature,
+            None if self.trunk is None else self.trunk[rows.to(self.trunk.device) if torch.is_tensor(rows) else rows],
+            self.trunk_depth,
         )
 
     def texts(self, tokenizer: Any) -> list[str]:
@@ -211,8 +220,11 @@ def _cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def _shared_prefill(model: Any, ids: torch.Tensor, mask: torch.Tensor, keys: Sequence[tuple[int, ...]]) -> Any | None:
-    """A KV cache of every row's prompt but its last token, computed once per distinct prompt.
+def _shared_prefill(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, keys: Sequence[tuple[int, ...]]
+) -> tuple[Any, torch.Tensor] | None:
+    """A KV cache of every row's prompt but its last token, computed once per distinct prompt, and the
+    distinct prompt (row of the prefill) each row took its cache from.
 
     ``ids``, ``mask`` are the batch's left-padded prompts (on the model's device); ``keys``
     identify each row's prompt. Returns None when sharing saves nothing (every prompt is
@@ -236,8 +248,43 @@ def _shared_prefill(model: Any, ids: torch.Tensor, mask: torch.Tensor, keys: Seq
     # (linear-attention) cache has no length to slice by.
     if cache is None or not hasattr(cache, "reorder_cache") or all(getattr(cache, "is_linear", [False])):
         return None
-    cache.reorder_cache(torch.tensor(owner, dtype=torch.long, device=ids.device))  # copy to every row
-    return cache
+    owners = torch.tensor(owner, dtype=torch.long, device=ids.device)
+    cache.reorder_cache(owners)  # copy to every row
+    return cache, owners
+
+
+@contextlib.contextmanager
+def _capture(model: Any, block: int | None) -> Iterator[list[torch.Tensor]]:
+    """Collect the output of ``model``'s block ``block`` at every forward inside the block (nothing if None)."""
+    captured: list[torch.Tensor] = []
+    if block is None:
+        yield captured
+        return
+    layers = getattr(model.base_model, "layers", None)
+    if not isinstance(layers, torch.nn.ModuleList) or not 0 <= block < len(layers):
+        raise ValueError(f"capture_block={block} names no block of this model (Llama-style models only).")
+    hook = layers[block].register_forward_hook(
+        lambda _module, _inputs, out: captured.append((out[0] if isinstance(out, tuple) else out).detach())
+    )
+    try:
+        yield captured
+    finally:
+        hook.remove()
+
+
+def _assemble_trunk(
+    captured: list[torch.Tensor], owners: torch.Tensor | None, rows: int, width: int, prompt_width: int
+) -> torch.Tensor:
+    """The captured hidden states of one batch as ``(rows, width, H)``, positions in order, zeros after the last."""
+    parts = list(captured)
+    if owners is not None:  # the shared prefill ran once per distinct prompt: copy it to every row
+        parts[0] = parts[0][owners]
+    hidden = torch.cat(parts, dim=1)
+    if hidden.shape[0] != rows or not prompt_width <= hidden.shape[1] <= width:
+        raise RuntimeError(f"captured hidden states of shape {tuple(hidden.shape)} do not line up with the batch.")
+    out = hidden.new_zeros((rows, width, hidden.shape[-1]))
+    out[:, : hidden.shape[1]] = hidden
+    return out
 
 
 def _sampled_logprobs(logits: Sequence[torch.Tensor], new: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -272,6 +319,7 @@ def sample(
     score: bool = True,
     share_prefill: bool = True,
     teacher_forced: bool = False,
+    capture_block: int | None = None,
 ) -> Samples:
     r"""Draw ``num_samples`` completions per prompt from ``softmax(logits/T)``.
 
@@ -295,6 +343,10 @@ def sample(
     teacher_forced : score by a second, teacher-forced pass (:func:`token_logprobs`) instead
         of from the sampling pass's logits (the slower path before shared scoring; same
         numbers to float32 rounding).
+    capture_block : keep the hidden states after this block (0-based) at every position, as
+        the samples' ``trunk`` (Llama-style models): the frozen trunk of a policy whose
+        blocks up to it do not train, computed by the sampling pass itself instead of again
+        by the trainer. Equal to a teacher-forced pass's to float32 rounding.
 
     Returns
     -------
@@ -322,22 +374,28 @@ def sample(
     device = _device(model)
     starts = list(range(0, len(rows), batch_size))
     seeds = np.random.SeedSequence(seed).spawn(len(starts))
-    pieces, scored = [], []
+    pieces, scored, trunks = [], [], []
     for start, ss in zip(tqdm(starts, desc="sampling", disable=not progress), seeds, strict=True):
         ids = prompt_ids[start : start + batch_size].to(device)
         mask = prompt_mask[start : start + batch_size].to(device)
         fork_devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=fork_devices), _own_generation_config(model), torch.no_grad():
             torch.manual_seed(int(ss.generate_state(1)[0]))
-            cache = _shared_prefill(model, ids, mask, keys[start : start + batch_size]) if share_prefill else None
-            extra = {} if cache is None else {_cache_kwarg(model): cache}
-            out = model.generate(
-                input_ids=ids,
-                attention_mask=mask.long(),
-                position_ids=position_ids(mask),
-                generation_config=config,
-                **extra,
-            )
+            with _capture(model, capture_block) as captured:
+                shared = _shared_prefill(model, ids, mask, keys[start : start + batch_size]) if share_prefill else None
+                cache, owners = shared if shared is not None else (None, None)
+                extra = {} if cache is None else {_cache_kwarg(model): cache}
+                out = model.generate(
+                    input_ids=ids,
+                    attention_mask=mask.long(),
+                    position_ids=position_ids(mask),
+                    generation_config=config,
+                    **extra,
+                )
+            if capture_block is not None:
+                width = prompt_ids.shape[1] + int(max_new_tokens)
+                trunks.append(_assemble_trunk(captured, owners, ids.shape[0], width, ids.shape[1]))
+                del captured
             sequences = out.sequences if own_scores else out
             new = sequences[:, ids.shape[1] :]
             if own_scores:
@@ -375,6 +433,8 @@ def sample(
         prompt_index=torch.tensor(rows, dtype=torch.long),
         logprobs=logprobs,
         temperature=float(temperature),
+        trunk=torch.cat(trunks) if trunks else None,
+        trunk_depth=0 if capture_block is None else capture_block + 1,
     )
 
 

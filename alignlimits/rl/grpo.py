@@ -181,7 +181,7 @@ class GRPO:
 
         # 1-3. Rollout, rewards, advantages: all with the sampling policy, no gradient.
         with torch.no_grad():
-            rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)))
+            rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)), capture_trunk=self.shared_trunk)
             trunk = self.policy.trunk(rollout) if self.shared_trunk else None
             ref_out = self.reference(rollout, trunk)
             ref_lp = token_logprobs(ref_out.logprobs, rollout)

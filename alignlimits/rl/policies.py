@@ -172,8 +172,9 @@ class TabularPolicy(nn.Module):
         return Rollout(self._tokens[idx], mask, lengths, prompts, idx.numpy())
 
     @torch.no_grad()
-    def rollout(self, prompt_index: torch.Tensor, seed: int) -> Rollout:
-        """One exact ancestral sample of the current policy per row (numpy generator from ``seed``)."""
+    def rollout(self, prompt_index: torch.Tensor, seed: int, *, capture_trunk: bool = False) -> Rollout:
+        """One exact ancestral sample of the current policy per row (numpy generator from ``seed``;
+        ``capture_trunk`` is accepted for the algorithms' sake: a table has no trunk)."""
         idx = self.to_enumerable().sample(int(prompt_index.shape[0]), np.random.default_rng(seed))
         return self.rollout_of(idx, prompt_index)
 
@@ -274,9 +275,16 @@ class CausalLMPolicy(nn.Module):
         return int(self.model.config.vocab_size)
 
     @torch.no_grad()
-    def rollout(self, prompt_index: torch.Tensor, seed: int, *, score: bool = False) -> Rollout:
+    def rollout(
+        self, prompt_index: torch.Tensor, seed: int, *, score: bool = False, capture_trunk: bool = False
+    ) -> Rollout:
         """Sample one completion per row; ``score=True`` also keeps the sampler's teacher-forced
-        log-probs in ``context.logprobs`` (the algorithms recompute them with :meth:`forward`)."""
+        log-probs in ``context.logprobs`` (the algorithms recompute them with :meth:`forward`).
+
+        ``capture_trunk=True`` keeps the frozen trunk's hidden states as the sampling pass computes
+        them, so that :meth:`trunk` returns them instead of running the frozen blocks again.
+        """
+        depth = self.trunk_depth if capture_trunk else 0
         samples = sampling.sample(
             self.model,
             [self.prompts[int(i)] for i in prompt_index],
@@ -287,6 +295,7 @@ class CausalLMPolicy(nn.Module):
             pad_token_id=self.pad_token_id,
             seed=seed,
             score=score,
+            capture_block=depth - 1 if depth > 0 else None,
         )
         samples.prompt_index = prompt_index.clone()
         return Rollout(samples.completion_ids, samples.completion_mask, samples.lengths, prompt_index.clone(), samples)
@@ -358,10 +367,17 @@ class CausalLMPolicy(nn.Module):
 
     @torch.no_grad()
     def trunk(self, rollout: Rollout) -> Trunk | None:
-        """The hidden states after the frozen leading blocks, or None when nothing is shared."""
+        """The hidden states after the frozen leading blocks, or None when nothing is shared.
+
+        Taken from the rollout when its sampling pass captured them (:meth:`rollout` with
+        ``capture_trunk=True``), computed otherwise.
+        """
         depth = self.trunk_depth
         if depth == 0:
             return None
+        captured = getattr(rollout.context, "trunk", None)
+        if captured is not None and rollout.context.trunk_depth == depth:
+            return Trunk(captured, depth)
         ids, mask, _ = self._inputs(rollout)
         base, name = self._blocks()  # type: ignore[misc]
         captured: list[torch.Tensor] = []

@@ -188,7 +188,7 @@ class PPO:
 
         # 1-3. Rollout, per-token rewards, GAE: with the sampling policy, no gradient.
         with torch.no_grad():
-            rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)))
+            rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)), capture_trunk=self.shared_trunk)
             trunk = self.policy.trunk(rollout) if self.shared_trunk else None
             old_out, ref_out = self.policy(rollout, trunk), self.reference(rollout, trunk)
             old_lp, ref_lp = token_logprobs(old_out.logprobs, rollout), token_logprobs(ref_out.logprobs, rollout)
