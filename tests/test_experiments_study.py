@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_full_tier_plan_matches_the_issue() -> None:
     sizes = study.study_sizes("full")
     assert sizes["steps"] >= 120 and sizes["samples_per_step"] >= 32 and sizes["metrics_every"] > 1
-    lrs = {"safety": {"ppo": 1e-4, "grpo": 1e-4}, "summarization": {"ppo": 1e-4, "grpo": 1e-4}}
+    lrs = {"ppo": 1e-4, "grpo": 3e-5}
     original = dict(study.STUDY_LRS)
     try:
         study.STUDY_LRS.update(lrs)

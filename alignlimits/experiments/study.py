@@ -30,8 +30,11 @@ targets the same optimum as the frontier:
   at each rate of :data:`PILOT_LRS`, with the reward and with shuffled rewards; the rate kept
   is the one with the largest gain over its shuffled control per nat of KL, among the rates
   whose gain over the control exceeds twice its standard error (if none does, the largest
-  ``z``). The chosen rates are the constants :data:`STUDY_LRS`, which a test checks against
-  the committed pilot, so building a config reads no file.
+  ``z``). The pilot runs on one task, :data:`PILOT_TASK` (the cheaper one: short prompts),
+  and its rate serves both: a pilot step on summarization's whole documents costs about
+  twice as much, and each study run's own shuffled control shows whether the rate lets
+  the method learn there. The chosen rates are the constants :data:`STUDY_LRS`, which a
+  test checks against the committed pilot, so building a config reads no file.
 
 All of them are ordinary runs of :mod:`alignlimits.experiments.rl_runs`, saved as its
 ``"pilot"`` and ``"study"`` result variants; the command line runs them with
@@ -57,6 +60,7 @@ __all__ = [
     "LOSS_KL_COEF",
     "PILOT_LRS",
     "PILOT_SEED",
+    "PILOT_TASK",
     "STUDY_KL_COEFS",
     "STUDY_LRS",
     "STUDY_SEEDS",
@@ -79,12 +83,13 @@ STUDY_KL_COEFS: tuple[float, ...] = (0.1, 0.03)
 STUDY_SEEDS: tuple[int, ...] = (1, 2, 3)
 #: The GRPO paper's β for its k3 estimator in the loss (the secondary variant).
 LOSS_KL_COEF = 0.04
-#: The pilot's learning rates, its seed (one the study never uses) and its length.
+#: The pilot's learning rates, its seed (one the study never uses) and its task.
 PILOT_LRS: tuple[float, ...] = (1e-5, 3e-5, 1e-4)
 PILOT_SEED = 0
-#: The learning rate of each task and method at the full tier, as :func:`pilot_lr` chooses it from the
+PILOT_TASK = "safety"
+#: The learning rate of each method at the full tier (both tasks), as :func:`pilot_lr` chooses it from the
 #: committed pilot (a test checks that they agree). Empty until the pilot has run.
-STUDY_LRS: dict[str, dict[str, float]] = {}
+STUDY_LRS: dict[str, float] = {}
 #: Distillation: base samples per prompt in its one pass (full tier), its fine-tuning rate, and the N of
 #: its best-of-N variant.
 DISTILL_SAMPLES = 64
@@ -122,11 +127,11 @@ def _lr(task: str, method: str, tier: str) -> float:
     if tier == "smoke":
         return 1e-3  # the tiny random model: large steps, so that the smoke runs move
     try:
-        return STUDY_LRS[task][method]
+        return STUDY_LRS[method]
     except KeyError:
         raise ValueError(
-            f"no learning rate chosen yet for {method} on {task}: run the pilot (`python -m alignlimits.experiments "
-            f"rl --pilot --task {task} --tier full`) and set study.STUDY_LRS from study.pilot_lr."
+            f"no learning rate chosen yet for {method}: run the pilot (`python -m alignlimits.experiments "
+            f"rl --pilot --task {PILOT_TASK} --tier full`) and set study.STUDY_LRS from study.pilot_lr."
         ) from None
 
 
@@ -290,8 +295,8 @@ def choose_pilot_lr(scores: Sequence[PilotScore]) -> float:
     return max(scores, key=lambda s: s.z).lr
 
 
-def pilot_lr(task: str, method: str, *, path: str | Path | None = None) -> float:
-    """The learning rate :func:`choose_pilot_lr` picks from the committed full-tier pilot of ``task``."""
+def pilot_lr(method: str, *, task: str = PILOT_TASK, path: str | Path | None = None) -> float:
+    """The learning rate :func:`choose_pilot_lr` picks from the committed full-tier pilot (of :data:`PILOT_TASK`)."""
     target = Path(path) if path is not None else runs_path(task, "full", "pilot")
     runs = load_runs(task, "full", "pilot", path=target)["runs"]
     scores = pilot_scores(runs, method)
