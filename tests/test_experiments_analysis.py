@@ -182,3 +182,80 @@ def test_training_path_uses_the_exact_kl_only_where_it_was_logged():
     assert path.kl_growth == pytest.approx(0.3)  # from steps 4 and 5 (the logged ones in the last half) ...
     logged = [0, 2, 4, 5]
     assert path.k1_rms_error == pytest.approx(np.sqrt(np.mean([(0.1 * k) ** 2 for k in logged])))  # ... and these
+
+
+# ---------------------------------------------------------------------------- trajectories
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 6), st.booleans(), st.integers(0, 2**32 - 1))
+def test_block_means_against_brute_force(n, size, with_se, seed) -> None:
+    size = min(size, n)
+    rng = np.random.default_rng(seed)
+    x, s = rng.normal(size=n), rng.uniform(0.1, 1.0, n)
+    b = analysis.block_means(x, size, s if with_se else None)
+    blocks = n // size
+    assert b.mean.shape == (blocks,) and b.size == size
+    for k in range(blocks):
+        chunk = x[k * size : (k + 1) * size]
+        steps = np.arange(k * size, (k + 1) * size) + 1
+        assert b.step[k] == pytest.approx(steps.mean())
+        assert b.mean[k] == pytest.approx(chunk.mean(), abs=1e-12)
+        if with_se:
+            expected = np.sqrt(np.sum(s[k * size : (k + 1) * size] ** 2)) / size
+        else:
+            expected = np.std(chunk, ddof=1) / np.sqrt(size) if size > 1 else np.nan
+        assert b.se[k] == pytest.approx(expected, abs=1e-12, nan_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(([1.0, 2.0], 3), "size must be"), (([[1.0]], 1), "1-D"), (([1.0, 2.0], 1, [1.0]), "se must have")],
+)
+def test_block_means_refuses_bad_input(args, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        analysis.block_means(*args)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 12), st.integers(0, 2**32 - 1))
+def test_value_at_kl_is_piecewise_linear_and_never_extrapolates(n, seed) -> None:
+    rng = np.random.default_rng(seed)
+    xs = np.sort(rng.uniform(0, 3, n)) + np.arange(n) * 1e-3  # distinct
+    ys = rng.normal(size=n)
+    shuffled = rng.permutation(n)
+    queries = rng.uniform(-0.5, 3.5, 20)
+    got = analysis.value_at_kl(queries, xs[shuffled], ys[shuffled])
+    for q, g in zip(queries, got, strict=True):
+        if q < xs[0] or q > xs[-1]:
+            assert np.isnan(g)
+            continue
+        k = min(np.searchsorted(xs, q, side="right") - 1, n - 2)  # brute force: the segment holding q
+        t = (q - xs[k]) / (xs[k + 1] - xs[k])
+        assert g == pytest.approx(ys[k] + t * (ys[k + 1] - ys[k]), abs=1e-9)
+    assert isinstance(analysis.value_at_kl(float(xs[0]), xs, ys), float)
+    with pytest.raises(ValueError, match="finite"):
+        analysis.value_at_kl(0.5, [0.0, np.nan], [0.0, 1.0])
+
+
+def test_path_points_pair_every_evaluation_with_the_zero_step_run() -> None:
+    rng = np.random.default_rng(1)
+    prompts = np.repeat(np.arange(5), 4)
+
+    def ev(shift, kl):
+        reward = rng.normal(size=prompts.size) * 0.01 + shift
+        return {"prompt_index": prompts.tolist(), "reward": reward.tolist(), "judge": (reward * 2).tolist(),
+                "kl_exact": np.full(prompts.size, kl).tolist(), "length": [3] * prompts.size}  # fmt: skip
+
+    zero = {"eval": ev(0.0, 0.0)}
+    run = {"config": {"steps": 10}, "path": [{"step": 5, "eval": ev(0.1, 0.2)}], "eval": ev(0.3, 0.5)}
+    points = analysis.path_points(run, zero)
+    assert [p.step for p in points] == [0, 5, 10]
+    assert points[0].gain == 0 and points[0].kl == 0
+    assert points[1].gain == pytest.approx(0.1, abs=0.02) and points[2].kl == pytest.approx(0.5)
+    assert points[2].judge_gain == pytest.approx(2 * points[2].gain)
+    mean, se = analysis.paired_difference(run["eval"], zero["eval"])
+    assert (points[2].gain, points[2].gain_se) == (mean, se)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alignlimits.experiments import cli, rl_runs, study
+from alignlimits.experiments import analysis, cli, rl_runs, study
 from alignlimits.experiments.analysis import clustered_mean_se
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -126,17 +126,17 @@ def test_paired_difference_is_the_clustered_mean_of_per_prompt_differences(promp
     rng = np.random.default_rng(seed)
     index = np.repeat(np.arange(prompts), samples)
     a, b = rng.normal(size=index.size), rng.normal(size=index.size)
-    mean, se = study.paired_difference(_eval(a, index), _eval(b, index))
+    mean, se = analysis.paired_difference(_eval(a, index), _eval(b, index))
     per_prompt = np.array([a[index == p].mean() - b[index == p].mean() for p in range(prompts)])  # brute force
     assert mean == pytest.approx(per_prompt.mean(), abs=1e-12)
     assert se == pytest.approx(clustered_mean_se(per_prompt, np.arange(prompts))[1], rel=1e-9)
-    shifted, _ = study.paired_difference(_eval(a + 0.5, index), _eval(b, index))
+    shifted, _ = analysis.paired_difference(_eval(a + 0.5, index), _eval(b, index))
     assert shifted == pytest.approx(mean + 0.5, abs=1e-12)  # a shift moves the mean, not the error
 
 
 def test_paired_difference_refuses_different_prompts() -> None:
     with pytest.raises(ValueError, match="different prompts"):
-        study.paired_difference(_eval([1.0, 2.0], [0, 1]), _eval([1.0, 2.0, 3.0], [0, 1, 2]))
+        analysis.paired_difference(_eval([1.0, 2.0], [0, 1]), _eval([1.0, 2.0, 3.0], [0, 1, 2]))
 
 
 def _pair(method, lr, task_rewards, control_rewards, kl):

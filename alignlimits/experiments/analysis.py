@@ -16,7 +16,14 @@ Everything takes the plain dicts of the results files (:mod:`~alignlimits.experi
   against the exact per-position KL, pooled over runs?
 * :func:`ppo_fixed_points` → :class:`FixedPointComparison` — each PPO run beside its own
   fixed point ``π_β``, estimated from the base samples;
-* :func:`check_same_base` — refuses to compare a run with a frontier of another ``π0``.
+* :func:`check_same_base` — refuses to compare a run with a frontier of another ``π0``;
+* :func:`paired_difference` — two evaluations of the same prompts compared prompt by prompt;
+* :func:`path_points` → :class:`PathPoint` — a run's measured trajectory (its path
+  evaluations and its final one) as gains over the zero-step run;
+* :func:`block_means` → :class:`BlockMeans` — a logged per-step metric averaged over
+  consecutive blocks of steps, with standard errors;
+* :func:`value_at_kl` — a curve on the KL–reward plane read at a given KL (matched-KL
+  comparisons), refusing to extrapolate.
 
 numpy only (no torch): it reads results, it does not run models.
 """
@@ -34,21 +41,27 @@ from numpy.typing import ArrayLike, NDArray
 from alignlimits import lab
 
 __all__ = [
+    "BlockMeans",
     "ControlPair",
     "FixedPointComparison",
     "K1Bias",
+    "PathPoint",
     "RunPoint",
     "RunSummary",
     "TrainingPath",
+    "block_means",
     "check_same_base",
     "clustered_mean_se",
     "k1_bias",
     "pair_controls",
+    "paired_difference",
+    "path_points",
     "ppo_fixed_points",
     "reliable_kl",
     "run_points",
     "summarize_run",
     "training_path",
+    "value_at_kl",
 ]
 
 _EVAL_FIELDS = ("reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length")
@@ -371,3 +384,142 @@ def ppo_fixed_points(base_rewards: ArrayLike, points: Sequence[RunPoint]) -> lis
         for p in (p for p in ppo if p.beta == beta):
             out.append(FixedPointComparison(float(beta), float(kl[i]), float(gain[i]), bool(ok[i]), p))
     return out
+
+
+# ---------------------------------------------------------------------------- trajectories
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any], key: str = "reward") -> tuple[float, float]:
+    """Mean of ``a[key] − b[key]`` over prompts and its standard error, for two evaluations of the same prompts.
+
+    The per-prompt means are differenced first: both evaluations cover every prompt, so the
+    prompts' own spread (larger than the effect on both tasks) cancels. The standard error is
+    the spread of the per-prompt differences over ``sqrt(P)``.
+
+    Examples
+    --------
+    >>> a = {"reward": [1.0, 2.0, 5.0, 6.0], "prompt_index": [0, 0, 1, 1]}
+    >>> b = {"reward": [1.0, 1.0, 4.0, 4.0], "prompt_index": [0, 0, 1, 1]}
+    >>> paired_difference(a, b)
+    (1.0, 0.5)
+    """
+    means = []
+    for ev in (a, b):
+        index = np.asarray(ev["prompt_index"], dtype=np.int64)
+        values = np.asarray(ev[key], dtype=np.float64)
+        means.append(np.bincount(index, values) / np.bincount(index))
+    if means[0].shape != means[1].shape:
+        raise ValueError("the two evaluations cover different prompts; compare runs of the same task and tier.")
+    diff = means[0] - means[1]
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    """One evaluation of a run along its path: the policy after ``step`` steps against the base policy.
+
+    ``gain``/``gain_se``: mean reward minus the zero-step run's, prompt by prompt
+    (:func:`paired_difference`); ``judge_gain`` the same for the held-out judge;
+    ``kl``/``kl_se`` the exact sequence KL to ``π0`` (clustered by prompt); ``length``
+    the mean completion length; ``samples`` how many evaluation samples.
+    """
+
+    step: int
+    gain: float
+    gain_se: float
+    judge_gain: float
+    judge_gain_se: float
+    kl: float
+    kl_se: float
+    length: float
+    samples: int
+
+
+def path_points(run: dict[str, Any], zero_step: dict[str, Any]) -> list[PathPoint]:
+    """A run's measured trajectory: step 0 (the zero-step run itself), each path evaluation, the final one.
+
+    ``zero_step`` is the task's zero-step run (the base policy through the same evaluation,
+    same seed and prompts), so every gain is paired prompt by prompt.
+    """
+    base = zero_step["eval"]
+    evaluations = [(0, base)] + [(int(p["step"]), p["eval"]) for p in run.get("path", [])]
+    evaluations.append((int(run["config"]["steps"]), run["eval"]))
+    points = []
+    for step, ev in evaluations:
+        gain, gain_se = paired_difference(ev, base)
+        judge, judge_se = paired_difference(ev, base, "judge")
+        kl, kl_se = clustered_mean_se(ev["kl_exact"], ev["prompt_index"])
+        points.append(PathPoint(step, gain, gain_se, judge, judge_se, kl, kl_se, float(np.mean(ev["length"])),
+                                len(ev["reward"])))  # fmt: skip
+    return points
+
+
+@dataclass(frozen=True)
+class BlockMeans:
+    """A per-step metric averaged over consecutive blocks of ``size`` steps.
+
+    ``step`` is each block's middle step (1-based steps), ``mean`` its average, ``se`` its
+    standard error: from the steps' own standard errors when given (``sqrt(Σ se²)/n``: the
+    steps draw independent samples), else the spread of the block's values over ``sqrt(n)``.
+    A last, incomplete block is dropped.
+    """
+
+    step: NDArray[np.float64]
+    mean: NDArray[np.float64]
+    se: NDArray[np.float64]
+    size: int
+
+
+def block_means(values: ArrayLike, size: int, se: ArrayLike | None = None) -> BlockMeans:
+    """Averages of ``values`` (one per step, step 1 first) over consecutive blocks of ``size`` steps.
+
+    Examples
+    --------
+    >>> b = block_means([1.0, 3.0, 2.0, 4.0, 9.0], 2)
+    >>> b.step.tolist(), b.mean.tolist()
+    ([1.5, 3.5], [2.0, 3.0])
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"values must be 1-D, one per step; got shape {x.shape}.")
+    if not (isinstance(size, int | np.integer) and 1 <= size <= x.size):
+        raise ValueError(f"size must be an integer in 1..{x.size} (the number of steps); got {size!r}.")
+    blocks = x.size // size
+    grid = x[: blocks * size].reshape(blocks, size)
+    if se is not None:
+        s = np.asarray(se, dtype=np.float64)
+        if s.shape != x.shape:
+            raise ValueError(f"se must have the values' shape {x.shape}; got {s.shape}.")
+        errors = np.sqrt((s[: blocks * size].reshape(blocks, size) ** 2).sum(axis=1)) / size
+    elif size > 1:
+        errors = grid.std(axis=1, ddof=1) / np.sqrt(size)
+    else:
+        errors = np.full(blocks, np.nan)
+    middle = np.arange(blocks) * size + (size + 1) / 2
+    return BlockMeans(middle, grid.mean(axis=1), errors, int(size))
+
+
+def value_at_kl(kl: ArrayLike, curve_kl: ArrayLike, curve_value: ArrayLike) -> NDArray[np.float64] | float:
+    """A curve ``(curve_kl, curve_value)`` read at ``kl`` by linear interpolation (matched-KL comparisons).
+
+    The curve need not be sorted (it is, first); a KL outside its range gives NaN rather
+    than an extrapolation. Scalar in, scalar out.
+
+    Examples
+    --------
+    >>> value_at_kl(0.5, [0.0, 1.0], [0.0, 0.2])
+    0.1
+    >>> bool(np.isnan(value_at_kl(2.0, [0.0, 1.0], [0.0, 0.2])))
+    True
+    """
+    x, y = np.asarray(curve_kl, dtype=np.float64), np.asarray(curve_value, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape or x.size < 2:
+        raise ValueError("curve_kl and curve_value must be 1-D of the same length, at least 2 points.")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("the curve must be finite; drop its non-finite points first.")
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    at = np.asarray(kl, dtype=np.float64)
+    out = np.interp(at, x, y)
+    out = np.where((at < x[0]) | (at > x[-1]) | np.isnan(at), np.nan, out)
+    return float(out) if np.ndim(kl) == 0 else out

@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from alignlimits.experiments.analysis import paired_difference
 from alignlimits.experiments.rl_runs import METHODS, RUN_METHODS, LMRunConfig, load_runs, run_config, runs_path
 from alignlimits.tiers import by_tier, current_tier
 
@@ -67,7 +68,6 @@ __all__ = [
     "PilotScore",
     "choose_pilot_lr",
     "distill_configs",
-    "paired_difference",
     "pilot_configs",
     "pilot_lr",
     "pilot_scores",
@@ -241,31 +241,6 @@ class PilotScore:
     kl: float
     per_nat: float
     z: float
-
-
-def paired_difference(a: dict[str, Any], b: dict[str, Any], key: str = "reward") -> tuple[float, float]:
-    """Mean of ``a[key] − b[key]`` over prompts and its standard error, for two evaluations of the same prompts.
-
-    The per-prompt means are differenced first: both evaluations cover every prompt, so the
-    prompts' own spread (larger than the effect on both tasks) cancels. The standard error is
-    the spread of the per-prompt differences over ``sqrt(P)``.
-
-    Examples
-    --------
-    >>> a = {"reward": [1.0, 2.0, 5.0, 6.0], "prompt_index": [0, 0, 1, 1]}
-    >>> b = {"reward": [1.0, 1.0, 4.0, 4.0], "prompt_index": [0, 0, 1, 1]}
-    >>> paired_difference(a, b)
-    (1.0, 0.5)
-    """
-    means = []
-    for ev in (a, b):
-        index = np.asarray(ev["prompt_index"], dtype=np.int64)
-        values = np.asarray(ev[key], dtype=np.float64)
-        means.append(np.bincount(index, values) / np.bincount(index))
-    if means[0].shape != means[1].shape:
-        raise ValueError("the two evaluations cover different prompts; compare runs of the same task and tier.")
-    diff = means[0] - means[1]
-    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
 
 
 def pilot_scores(runs: Sequence[dict[str, Any]], method: str) -> list[PilotScore]:
