@@ -34,9 +34,11 @@ from alignlimits.rl import distill, grpo, ppo
 from alignlimits.rl.policies import TabularPolicy, sequence_reward
 from alignlimits.rl.training import train
 
-__all__ = ["METHODS", "RunResult", "distillation_target", "make_run", "run"]
+__all__ = ["METHODS", "RL_METHODS", "RunResult", "distillation_target", "make_run", "run"]
 
-METHODS = ("ppo", "grpo", "dr_grpo", "distill")
+#: The reinforcement-learning methods, and every method a run can have (with distillation).
+RL_METHODS = ("ppo", "grpo", "dr_grpo")
+METHODS = (*RL_METHODS, "distill")
 
 
 @dataclass
