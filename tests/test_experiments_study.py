@@ -209,3 +209,19 @@ def test_distillation_fields_are_checked(overrides, message) -> None:
     args = {"task": "safety", "method": "grpo", "kl_coef": 0.1, "seed": 1, "tier": "smoke", **overrides}
     with pytest.raises(ValueError, match=message):
         rl_runs.run_config(**args)
+
+
+def test_the_zero_step_check_compares_with_the_frontier(tmp_path) -> None:
+    from alignlimits.experiments import frontier
+
+    cfg = study.zero_step_config("safety", "smoke")
+    entry = rl_runs.run(cfg, work_dir=tmp_path, progress=False)
+    fr_cfg = frontier.frontier_config("safety", "smoke", n_samples=6)
+    base = frontier.run_frontier(fr_cfg, work_dir=tmp_path)
+    check = analysis.zero_step_check(entry, base, z_limit=4.0)
+    assert check.max_kl < 1e-6 and np.isfinite(check.z)
+    assert check.passed == (check.z <= 4.0)
+    shifted = {**entry, "eval": {**entry["eval"], "reward": (np.asarray(entry["eval"]["reward"]) + 1.0).tolist()}}
+    assert not analysis.zero_step_check(shifted, base).passed  # a pipeline that moved the base point is caught
+    with pytest.raises(ValueError, match="not a zero-step run"):
+        analysis.zero_step_check({**entry, "config": {**entry["config"], "steps": 2}}, base)

@@ -22,6 +22,8 @@ Everything takes the plain dicts of the results files (:mod:`~alignlimits.experi
   evaluations and its final one) as gains over the zero-step run;
 * :func:`block_means` → :class:`BlockMeans` — a logged per-step metric averaged over
   consecutive blocks of steps, with standard errors;
+* :func:`zero_step_check` → :class:`ZeroStepCheck` — does the evaluation pipeline, run on
+  the untrained policy, reproduce the frontier's base point?
 * :func:`value_at_kl` — a curve on the KL–reward plane read at a given KL (matched-KL
   comparisons), refusing to extrapolate.
 
@@ -49,6 +51,7 @@ __all__ = [
     "RunPoint",
     "RunSummary",
     "TrainingPath",
+    "ZeroStepCheck",
     "block_means",
     "check_same_base",
     "clustered_mean_se",
@@ -62,6 +65,7 @@ __all__ = [
     "summarize_run",
     "training_path",
     "value_at_kl",
+    "zero_step_check",
 ]
 
 _EVAL_FIELDS = ("reward", "judge", "kl_exact", "kl_k1", "kl_k3", "length")
@@ -523,3 +527,48 @@ def value_at_kl(kl: ArrayLike, curve_kl: ArrayLike, curve_value: ArrayLike) -> N
     out = np.interp(at, x, y)
     out = np.where((at < x[0]) | (at > x[-1]) | np.isnan(at), np.nan, out)
     return float(out) if np.ndim(kl) == 0 else out
+
+
+@dataclass(frozen=True)
+class ZeroStepCheck:
+    """The zero-step run against the frontier's base samples (same prompts, independent samples).
+
+    ``reward_difference``/``judge_difference``: the run's mean minus the frontier's, prompt by
+    prompt (:func:`paired_difference`), with standard errors ``*_se``; ``z`` the larger
+    ``|difference| / se`` of the two; ``max_kl`` the largest exact sequence KL of an
+    evaluation sample (0 up to rounding: the policy *is* the base). ``passed`` when both
+    differences lie within ``z_limit`` standard errors and ``max_kl`` within ``kl_tolerance``.
+    """
+
+    reward_difference: float
+    reward_se: float
+    judge_difference: float
+    judge_se: float
+    z: float
+    max_kl: float
+    passed: bool
+
+
+def zero_step_check(
+    zero_step: dict[str, Any], frontier_results: dict[str, Any], *, z_limit: float = 3.0, kl_tolerance: float = 1e-6
+) -> ZeroStepCheck:
+    """Check that the evaluation of the untrained policy lands on the frontier's base point.
+
+    The two draw independent samples of the same base policy on the same prompts, so the
+    per-prompt differences of their means are pure noise: a difference beyond ``z_limit``
+    standard errors would mean the evaluation does not measure the frontier's ``π0``.
+    """
+    check_same_base(zero_step["config"], frontier_results)
+    if zero_step["config"]["steps"] != 0:
+        raise ValueError(f"not a zero-step run: it trained {zero_step['config']['steps']} steps.")
+    reward = np.asarray(frontier_results["reward"], dtype=np.float64)
+    prompts = np.repeat(np.arange(reward.shape[0]), reward.shape[1])
+    base = {"prompt_index": prompts, "reward": reward.ravel(),
+            "judge": np.asarray(frontier_results["judge"], dtype=np.float64).ravel()}  # fmt: skip
+    ev = zero_step["eval"]
+    reward_diff, reward_se = paired_difference(ev, base)
+    judge_diff, judge_se = paired_difference(ev, base, "judge")
+    z = max(abs(reward_diff) / reward_se, abs(judge_diff) / judge_se)
+    max_kl = float(np.max(np.abs(ev["kl_exact"])))
+    return ZeroStepCheck(reward_diff, reward_se, judge_diff, judge_se, float(z), max_kl,
+                         bool(z <= z_limit and max_kl <= kl_tolerance))  # fmt: skip
