@@ -143,3 +143,18 @@ def test_an_unknown_task_is_refused_not_scored_as_another():
         ex.frontier_config("poetry", "smoke")
     with pytest.raises(ValueError, match="unknown task"):
         ex.load_frontier("poetry")
+
+
+def test_weights_name_their_source_and_hash_every_weight_file(tmp_path) -> None:
+    import hashlib
+
+    from alignlimits.experiments import provenance
+
+    assert provenance.weights("tiny-gpt2")["files"] == {}
+    (tmp_path / "model.safetensors").write_bytes(b"abc")
+    (tmp_path / "config.json").write_text("{}")
+    found = provenance.weights(str(tmp_path))
+    assert found["files"] == {"model.safetensors": hashlib.sha256(b"abc").hexdigest()}  # config files are not weights
+    assert str(tmp_path.resolve()) in found["source"]
+    missing = provenance.weights("nobody/no-such-model")
+    assert missing["files"] == {} and "not found in the local cache" in missing["source"]

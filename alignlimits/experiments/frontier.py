@@ -39,6 +39,7 @@ resumed run gives exactly the results of an uninterrupted one.
                     "sessions": int, "tokens_generated": int,
                     "hardware": {"platform", "processor", "cpu_count", "device", "torch_threads"},
                     "versions": {"python", "alignlimits", "numpy", "torch", "transformers", ...},
+                    "weights": {"source": str, "files": {file name: sha256}},
                     "seeds": {"seed": int, "batch_seeds": "SeedSequence(seed).spawn(n_batches)"}},
      "prompt_ids": [str] * P,                        # ids only: no third-party text is stored
      "reward": [[float] * N] * P, "judge": [[float] * N] * P,
@@ -310,6 +311,7 @@ def _assemble(
             "tokens_generated": int(sum(b["tokens"] for b in batches)),
             "hardware": env["hardware"],
             "versions": env["versions"],
+            "weights": provenance.weights(config.model),
             "seeds": {"seed": config.seed, "batch_seeds": f"numpy SeedSequence(seed).spawn({n_batches})"},
         },
         "prompt_ids": task.prompt_ids,
