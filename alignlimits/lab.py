@@ -32,7 +32,16 @@ from scipy.special import softmax
 from alignlimits import bon, estimator
 from alignlimits._validation import as_betas, as_finite_array, squeeze_fields
 
-__all__ = ["LabCurves", "bon_fraction_of_limit", "bon_gain_at", "bon_sizes", "lab_curves", "limit_at"]
+__all__ = [
+    "LabCurves",
+    "SampleSizeShares",
+    "bon_fraction_of_limit",
+    "bon_gain_at",
+    "bon_shares_at_ratio",
+    "bon_sizes",
+    "lab_curves",
+    "limit_at",
+]
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,7 @@ def lab_curves(
     n_boot: int = 200,
     level: float = 0.9,
     rng: np.random.Generator,
+    bias_correction: bool = False,
 ) -> LabCurves:
     r"""Frontier and best-of-N curves from ``(P, n)`` reward and judge arrays (see the module docstring).
 
@@ -132,6 +142,10 @@ def lab_curves(
         Best-of-N sizes, ``1 ≤ N ≤ n``.
     n_boot, level : bootstrap replicates over prompts and the band's coverage.
     rng : numpy Generator for the bootstrap.
+    bias_correction : subtract the first-order bias of the frontier's reward gain and KL
+        (:func:`alignlimits.estimator.estimate_frontier`): the plug-in frontier is biased low
+        at every budget, so every share of it is biased up; the corrected curve is a second,
+        less biased view (the judge's curve and best-of-N are unchanged).
 
     Examples
     --------
@@ -166,7 +180,7 @@ def lab_curves(
 
     ids = np.repeat(np.arange(n_prompts), n_samples)
     scalar = as_betas(beta).ndim == 0
-    fr = estimator.estimate_frontier(r.ravel(), np.atleast_1d(beta), ids)
+    fr = estimator.estimate_frontier(r.ravel(), np.atleast_1d(beta), ids, bias_correction=bias_correction)
     betas = fr.beta
     # Judge gain under the reward tilt, per prompt: Σ softmax(r/β) j − mean j.
     with np.errstate(divide="ignore"):
@@ -304,3 +318,78 @@ def bon_fraction_of_limit(curves: LabCurves) -> NDArray[np.float64]:
     limit = limit_at(curves, curves.bon_kl)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where((curves.n > 1) & (limit > 1e-12), curves.bon_gain_reward / limit, np.nan)
+
+
+@dataclass(frozen=True)
+class SampleSizeShares:
+    """Best-of-N's share of the estimated limit when ``n`` samples per prompt are available, at ``N = ratio · n``.
+
+    Arrays of shape ``(k,)``, one entry per sample size: ``n``, ``N``, the mean ``share`` over
+    ``draws`` random subsets of ``n`` samples per prompt, and its standard error ``se`` (NaN
+    for one draw, or when every subset is the whole sample).
+    """
+
+    n: NDArray[np.int64]
+    N: NDArray[np.int64]
+    share: NDArray[np.float64]
+    se: NDArray[np.float64]
+    ratio: float
+
+
+def bon_shares_at_ratio(
+    rewards: ArrayLike,
+    ratio: float,
+    ns: ArrayLike,
+    beta: ArrayLike,
+    *,
+    draws: int = 8,
+    rng: np.random.Generator,
+) -> SampleSizeShares:
+    r"""Best-of-N's share of the plug-in limit at a fixed ``N/n``, as the sample size ``n`` grows.
+
+    Both the frontier and best-of-N are estimated from the same ``n`` samples per prompt.
+    The plug-in frontier is biased low by about ``e^{2 KL}/n`` and best-of-N's KL grows with
+    ``N``, so a share that *rises with N at fixed n* can be a sample-size effect. Holding
+    ``N/n`` fixed removes it: if the share is flat in ``n`` there, its rise with ``N`` says
+    nothing about best-of-N approaching the limit. For each ``n`` in ``ns`` this draws
+    ``draws`` random subsets of ``n`` of the ``(P, n_total)`` rewards per prompt (without
+    replacement), and computes :func:`bon_fraction_of_limit` at ``N = round(ratio · n)`` on
+    each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rewards = np.random.default_rng(0).normal(size=(16, 64))
+    >>> shares = bon_shares_at_ratio(rewards, 0.125, [32, 64], np.geomspace(0.2, 5, 40), draws=2,
+    ...                              rng=np.random.default_rng(1))
+    >>> shares.N.tolist(), bool(np.all(shares.share > 0.5))
+    ([4, 8], True)
+    """
+    r = as_finite_array(rewards, "rewards")
+    if r.ndim != 2:
+        raise ValueError(f"rewards must have shape (P, n); got {r.shape}.")
+    sizes = np.atleast_1d(np.asarray(ns))
+    if sizes.size == 0 or np.any(sizes != np.round(sizes)) or sizes.min() < 2 or sizes.max() > r.shape[1]:
+        raise ValueError(f"every n must be an integer in 2..{r.shape[1]} (samples per prompt); got {sizes.tolist()}.")
+    if not (np.isfinite(ratio) and 0 < ratio <= 1):
+        raise ValueError(f"ratio = N/n must be in (0, 1]; got {ratio!r}.")
+    sizes = sizes.astype(np.int64)
+    big = np.round(ratio * sizes).astype(np.int64)
+    if big.min() < 2:
+        raise ValueError(f"N = ratio · n must be at least 2 for every n; got N = {big.tolist()}.")
+    if not (isinstance(draws, int) and draws >= 1):
+        raise ValueError(f"draws must be a positive integer; got {draws!r}.")
+    shares, errors = [], []
+    zeros = np.zeros_like(r)
+    for n, N in zip(sizes, big, strict=True):
+        per_draw = []
+        for _ in range(draws if n < r.shape[1] else 1):  # the whole sample is one subset
+            cols = np.argsort(rng.random(r.shape), axis=1)[:, :n]
+            sub = np.take_along_axis(r, cols, axis=1)
+            # No bands are needed here: the smallest bootstrap lab_curves allows.
+            curves = lab_curves(sub, zeros[:, :n], beta, (int(N),), n_boot=2, rng=rng)
+            per_draw.append(float(bon_fraction_of_limit(curves)[0]))
+        values = np.asarray(per_draw)
+        shares.append(values.mean())
+        errors.append(values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else np.nan)
+    return SampleSizeShares(sizes, big, np.asarray(shares), np.asarray(errors), float(ratio))

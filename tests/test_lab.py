@@ -125,3 +125,44 @@ def test_bon_sizes_are_powers_of_two_up_to_half_the_samples():
     assert lab.bon_sizes(2) == [1]
     with pytest.raises(ValueError, match="at least 2"):
         lab.bon_sizes(1)
+
+
+def test_shares_at_ratio_on_the_whole_sample_are_bon_fraction_of_limit():
+    rng = np.random.default_rng(3)
+    rewards = rng.gamma(2.0, size=(12, 32))
+    betas = np.geomspace(0.2, 10, 60)
+    shares = lab.bon_shares_at_ratio(rewards, 0.25, [32], betas, draws=5, rng=np.random.default_rng(0))
+    curves = lab.lab_curves(rewards, np.zeros_like(rewards), betas, (8,), n_boot=2, rng=np.random.default_rng(0))
+    assert shares.N.tolist() == [8] and np.isnan(shares.se[0])  # one subset: the whole sample
+    assert shares.share[0] == pytest.approx(lab.bon_fraction_of_limit(curves)[0], rel=1e-12)
+
+
+def test_shares_at_ratio_average_random_subsets():
+    rng = np.random.default_rng(4)
+    rewards = rng.normal(size=(10, 40))
+    betas = np.geomspace(0.2, 10, 60)
+    out = lab.bon_shares_at_ratio(rewards, 0.25, [8, 16], betas, draws=4, rng=np.random.default_rng(5))
+    assert out.n.tolist() == [8, 16] and out.N.tolist() == [2, 4]
+    assert np.all(np.isfinite(out.share)) and np.all(out.se > 0)
+    again = lab.bon_shares_at_ratio(rewards, 0.25, [8, 16], betas, draws=4, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(out.share, again.share)  # same seed, same numbers
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"ns": [64]}, "every n"), ({"ratio": 0.01}, "at least 2"), ({"ratio": 1.5}, "ratio"), ({"draws": 0}, "draws")],
+)
+def test_shares_at_ratio_refuse_bad_input(kwargs, match):
+    args = {"rewards": np.zeros((3, 16)) + np.arange(16), "ratio": 0.25, "ns": [8], "beta": [1.0], "draws": 2,
+            "rng": np.random.default_rng(0), **kwargs}  # fmt: skip
+    with pytest.raises(ValueError, match=match):
+        lab.bon_shares_at_ratio(**args)
+
+
+def test_bias_corrected_curves_lie_above_the_plug_in():
+    rewards = np.random.default_rng(6).normal(size=(50, 16))
+    kw = dict(beta=[1.0, 2.0], ns=(2, 4), n_boot=2, rng=np.random.default_rng(0))
+    plain = lab.lab_curves(rewards, rewards, **kw)
+    fixed = lab.lab_curves(rewards, rewards, bias_correction=True, **kw)
+    assert np.all(fixed.gain_reward > plain.gain_reward)  # the correction undoes a downward bias
+    np.testing.assert_array_equal(fixed.bon_gain_reward, plain.bon_gain_reward)  # best-of-N untouched
