@@ -327,6 +327,13 @@ class SampleSizeShares:
     Arrays of shape ``(k,)``, one entry per sample size: ``n``, ``N``, the mean ``share`` over
     ``draws`` random subsets of ``n`` samples per prompt, and its standard error ``se`` (NaN
     for one draw, or when every subset is the whole sample).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = SampleSizeShares(np.array([32]), np.array([4]), np.array([0.9]), np.array([0.01]), 0.125)
+    >>> out.N / out.n
+    array([0.125])
     """
 
     n: NDArray[np.int64]

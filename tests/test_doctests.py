@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Symbolic modules documented on their own terms (none at present).
 NOT_HERE: set[str] = set()
 NUMERIC_CORE = [
-    *(f"alignlimits.{m}" for m in ("divergences", "tilting", "estimator", "certify", "bon", "toys", "proxy", "dpo")),
+    *(f"alignlimits.{m}" for m in ("divergences", "tilting", "estimator", "certify", "bon", "toys", "proxy", "dpo",
+                                   "overlay")),
     *(f"alignlimits.{m}" for m in ("constrained", "scaling", "tiers", "lab", "cache")),
     *(
         f"alignlimits.symbolic.{p.stem}"
