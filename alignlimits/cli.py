@@ -1,6 +1,10 @@
-"""Command-line interface: ``alignlimits frontier REWARDS.csv`` and ``alignlimits experiments``.
+"""Command-line interface: ``alignlimits sample``, ``alignlimits frontier REWARDS.csv`` and ``alignlimits experiments``.
 
-``frontier`` reads rewards of base-model samples (CSV, JSON Lines or Parquet, from a file or
+``sample`` draws completions of prompts from a causal LM, scores them with a reward (a
+``module:function`` or a sequence-classification model) and writes the rewards file that
+``frontier`` reads, with checkpoints and resume (:mod:`alignlimits.lm.rewards_file` does the
+work; ``alignlimits sample ... | alignlimits frontier - --format csv`` goes from a model to
+its frontier). ``frontier`` reads rewards of base-model samples (CSV, JSON Lines or Parquet, from a file or
 standard input; columns ``reward`` and optionally ``prompt_id``, or others named with
 ``--reward-column``/``--prompt-column``), estimates the optimal KL–reward frontier with
 :mod:`alignlimits.estimator`, and prints it as a table, JSON or CSV. ``experiments`` hands its
@@ -14,6 +18,7 @@ asking for a report, never a traceback (``ALIGNLIMITS_DEBUG=1`` re-raises it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import decimal
 import io
@@ -22,7 +27,7 @@ import math
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -42,6 +47,60 @@ the Gibbs tilt pi_beta ~ pi0 exp(r/beta); the frontier point (KL(pi_beta||pi0),
 reverse KL, gain E_pi_beta[r] - E_pi0[r], Jeffreys = KL + reverse KL) is estimated
 by self-normalised importance weights softmax(r/beta) over each prompt's samples and
 averaged over prompts. No policy with that KL from the base model can gain more.
+"""
+
+SAMPLE_DESCRIPTION = """\
+Sample completions of your prompts from a causal language model (a Hugging Face hub id,
+a folder saved with save_pretrained, 'tiny-gpt2' or 'smollm2-135m-instruct'), score them
+with a reward, and write the rewards file 'alignlimits frontier' reads: one row per
+completion. Finished batches of prompts are kept in a work folder named by a hash of the
+options; running the same command again resumes and gives the same file.
+"""
+
+SAMPLE_EPILOG = """\
+prompts (--prompts)
+  .jsonl  one JSON object per line: {"prompt": "...", "id": "p1"} (id optional)
+  .csv    a header with a 'prompt' column and, optionally, 'id'
+  hf:NAME:SPLIT:COLUMN or hf:NAME:CONFIG:SPLIT:COLUMN
+          a Hugging Face dataset split (needs: pip install datasets), e.g. hf:openai/gsm8k:main:test:question
+  Without ids the prompts are numbered 0, 1, ... in order; ids must be unique.
+
+reward (--reward)
+  module:function or file.py:function
+          a Python function f(prompts, completions) taking two lists of strings and
+          returning one finite float per completion (the working folder is importable)
+  a model folder or hub id
+          a sequence-classification model; the reward is the raw logit of its only label,
+          of label 1 of a two-label model (the positive class by convention), or of
+          --reward-label NAME|INDEX. It reads prompt and completion as a text pair (or its
+          chat template, when it has one).
+
+output columns (CSV with a header, or JSON Lines with --format jsonl)
+  prompt_id   the prompt's id
+  sample      0 .. samples-per-prompt - 1
+  reward      the reward of the completion
+  length      completion tokens, EOS included
+  logprob     log-probability of the completion under the model at --temperature
+  completion  the decoded text (only with --keep-text)
+
+checkpoints
+  A batch holds max(1, batch-size // samples-per-prompt) prompts. Each finished batch is
+  written atomically to WORK_DIR/<hash> (WORK_DIR defaults to ~/.cache/alignlimits/sample,
+  or $ALIGNLIMITS_CACHE/sample). After an interruption (Ctrl-C, a killed job) run the same
+  command again: finished batches are read back, the rest is sampled from the same seeds.
+  --stop-after N samples at most N batches, then stops without writing the output.
+
+examples
+  alignlimits sample --model HuggingFaceTB/SmolLM2-135M-Instruct --prompts prompts.jsonl \\
+      --reward myrewards:score --samples-per-prompt 64 -o rewards.csv
+  alignlimits sample --model tiny-gpt2 --prompts prompts.csv --reward ./reward-model \\
+      --samples-per-prompt 32 | alignlimits frontier - --format csv
+  alignlimits sample --model ./my-model --prompts hf:openai/gsm8k:main:test[:100]:question \\
+      --reward rewards.py:correct --format jsonl -o rewards.jsonl --keep-text
+
+Progress and messages go to standard error; the rewards go to standard output or -o FILE.
+exit status: 0 done (or stopped by --stop-after), 2 bad input (one line saying what),
+1 internal error (please report it), 130 interrupted (run the command again to resume).
 """
 
 FRONTIER_EPILOG = """\
@@ -113,6 +172,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 STDIN = "-"
 STDIN_NAME = "<stdin>"
+STDOUT = "-"
 DEFAULT_REWARD_COLUMN = "reward"
 DEFAULT_PROMPT_COLUMN = "prompt_id"
 
@@ -460,7 +520,8 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="alignlimits",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run 'alignlimits frontier --help' for the file format, columns and examples, and "
+        epilog="Run 'alignlimits frontier --help' for the file format, columns and examples, "
+        "'alignlimits sample --help' to make the rewards file from a model, and "
         "'alignlimits experiments --help' for the book's language-model experiments.",
     )
     parser.add_argument("--version", action="version", version=f"alignlimits {__version__}")
@@ -546,6 +607,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="print JSON: a summary and one object per row")
     fmt.add_argument("--csv", action="store_true", help="print CSV, one row per beta (nan = undefined)")
     out.add_argument("--plot", metavar="FILE.png", help="also save a figure of the frontier")
+    _add_sample_parser(sub)
     # Listed here for --help; main() hands everything after 'experiments' to the experiments'
     # own parser unparsed, so its options and help are its own.
     sub.add_parser(
@@ -555,6 +617,150 @@ def _build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     return parser
+
+
+def _add_sample_parser(sub: argparse._SubParsersAction) -> None:
+    sp = sub.add_parser(
+        "sample",
+        help="sample completions from a model, score them, and write the rewards file 'frontier' reads",
+        description=SAMPLE_DESCRIPTION,
+        epilog=SAMPLE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = sp.add_argument_group("what to sample and score")
+    what.add_argument("--model", required=True, metavar="NAME", help="a hub id, a model folder, or 'tiny-gpt2'")
+    what.add_argument(
+        "--prompts", required=True, metavar="SOURCE", help="a .jsonl or .csv file, or hf:NAME:SPLIT:COLUMN"
+    )
+    what.add_argument(
+        "--reward", required=True, metavar="SPEC", help="module:function, file.py:function, or a reward-model folder/id"
+    )
+    what.add_argument(
+        "--reward-label", metavar="LABEL", help="which label's logit a reward model gives (name or index)"
+    )
+    how = sp.add_argument_group("sampling")
+    how.add_argument("--samples-per-prompt", type=int, default=32, metavar="N", help="completions per prompt (32)")
+    how.add_argument("--temperature", type=finite_float, default=1.0, metavar="T", help="sampling temperature (1)")
+    how.add_argument("--max-new-tokens", type=int, default=64, metavar="N", help="completion length limit (64)")
+    how.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    how.add_argument("--batch-size", type=int, default=64, metavar="N", help="completions generated at once (64)")
+    how.add_argument(
+        "--reward-batch-size", type=int, default=32, metavar="N", help="completions a reward model scores at once (32)"
+    )
+    how.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: CUDA when present)")
+    how.add_argument(
+        "--chat",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="wrap each prompt in the chat template as a user turn (default: when the tokenizer has one)",
+    )
+    run = sp.add_argument_group("checkpoints and output")
+    run.add_argument("--work-dir", metavar="DIR", help="where the work folders go (default <cache>/sample)")
+    run.add_argument("--stop-after", type=int, metavar="N", help="sample at most N batches now, then stop")
+    run.add_argument("-o", "--output", default=STDOUT, metavar="FILE", help="the rewards file (default -: stdout)")
+    run.add_argument(
+        "--format",
+        choices=("csv", "jsonl"),
+        help="output format (default: from the -o suffix, else csv)",
+    )
+    run.add_argument("--keep-text", action="store_true", help="add the completion text as a column")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or messages on stderr")
+
+
+def _check_output_path(path: str, flag: str) -> None:
+    """Refuse an output file that cannot be written, before minutes of sampling are spent."""
+    target = Path(path)
+    folder = target.parent
+    try:
+        if target.is_dir():
+            raise InputError(f"{flag} {path!r} is a directory; give a file name.")
+        if not folder.exists():
+            raise InputError(f"{flag}: the folder {str(folder)!r} does not exist; create it first.")
+        if not folder.is_dir():
+            raise InputError(f"{flag}: {str(folder)!r} is not a folder.")
+        writable = os.access(folder, os.W_OK | os.X_OK) and (not target.exists() or os.access(target, os.W_OK))
+    except PermissionError:
+        writable = False
+    if not writable:
+        raise InputError(f"{flag}: permission denied; cannot write {path!r}.")
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send whatever is printed to standard output to standard error for the block.
+
+    Standard output carries the rewards file (often into a pipe); libraries that print
+    while loading (the tokenizer trainer writes progress to file descriptor 1 from Rust)
+    must not corrupt it. Both Python's ``sys.stdout`` and, where it is a real file, the
+    descriptor underneath are redirected.
+    """
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+        err_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor (tests, notebooks)
+        fd = err_fd = -1
+    saved = os.dup(fd) if fd >= 0 else -1
+    try:
+        if saved >= 0:
+            os.dup2(err_fd, fd)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved >= 0:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+def _run_sample(args: argparse.Namespace) -> None:
+    # Imported here: torch and transformers load only for this command (--help stays light).
+    from alignlimits.lm import rewards_file
+
+    if not args.output:
+        raise InputError("-o/--output needs a file name, or '-' for standard output.")
+    to_stdout = args.output == STDOUT
+    fmt = args.format or ("jsonl" if not to_stdout and SUFFIXES.get(Path(args.output).suffix.lower()) == "jsonl"
+                          else "csv")  # fmt: skip
+    if not to_stdout:
+        _check_output_path(args.output, "-o/--output")
+    say = (lambda _m: None) if args.quiet else (lambda m: print(f"alignlimits: {m}", file=sys.stderr, flush=True))
+    prompts = rewards_file.read_prompts(args.prompts)
+    with _stdout_to_stderr():
+        result = rewards_file.sample_rewards(
+            args.model,
+            prompts,
+            args.reward,
+            samples_per_prompt=args.samples_per_prompt,
+            temperature=args.temperature,
+            max_new_tokens=args.max_new_tokens,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            device=args.device,
+            chat=args.chat,
+            reward_label=args.reward_label,
+            reward_batch_size=args.reward_batch_size,
+            work_dir=args.work_dir,
+            progress=False if args.quiet else None,
+            stop_after=args.stop_after,
+            log=say,
+        )
+    if not result.complete:
+        say(
+            f"stopped after {result.batches_sampled} batch(es) as asked (--stop-after): {len(result.rows)} of "
+            f"{len(prompts) * args.samples_per_prompt} rows done, nothing written yet; run the same command again "
+            "to continue (without --stop-after to finish)."
+        )
+        return
+    if to_stdout:
+        rewards_file.write_rewards(result, sys.stdout, format=fmt, keep_text=args.keep_text)
+    else:
+        try:
+            rewards_file.save_rewards(result, args.output, format=fmt, keep_text=args.keep_text)
+        except OSError as err:  # the folder vanished or the disk filled since the check
+            raise InputError(f"-o/--output: cannot write {args.output!r} ({err.strerror or err}).") from None
+    say(f"wrote {len(result.rows)} rows ({len(prompts)} prompts x {args.samples_per_prompt} samples) to "
+        f"{'standard output' if to_stdout else args.output}")  # fmt: skip
 
 
 def _beta_grid(args: argparse.Namespace, rewards: np.ndarray, prompts: np.ndarray | None) -> np.ndarray:
@@ -840,6 +1046,9 @@ def _check_plot_path(path: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    if args.command == "sample":
+        _run_sample(args)
+        return
     _check_options(args)
     rewards, prompts = read_rewards(
         args.rewards, format=args.format, reward_column=args.reward_column, prompt_column=args.prompt_column

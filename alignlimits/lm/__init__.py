@@ -11,6 +11,9 @@
 * :mod:`alignlimits.lm.sampling` — sampling with a complete explicit generation config,
   left padding with masks and position ids, teacher-forced log-probs at the sampling
   temperature (needs torch and transformers).
+* :mod:`alignlimits.lm.rewards_file` — ``alignlimits sample`` as a function: prompts, a
+  reward (a Python function or a sequence-classification model), sampling with
+  checkpoints and resume, and the rewards file the frontier reads.
 
 Import the submodules explicitly; this package imports nothing heavy by itself.
 """
