@@ -111,6 +111,9 @@ def test_shared_prefill_gives_the_unshared_samples_for_the_same_seed(arch: str, 
         # One row per prompt entry, prompts repeated (how GRPO calls the sampler): rows with
         # equal prompts share a prefill too.
         dict(prompts=[PROMPTS[0], PROMPTS[2], PROMPTS[0], PROMPTS[1], PROMPTS[2], PROMPTS[0]], num_samples=1),
+        # Distinct prompts of different lengths (how PPO calls it): each is prefilled on its real
+        # tokens alone instead of at the longest one's padded width.
+        dict(prompts=PROMPTS, num_samples=1),
     ]
     for case in cases:
         shared.clear()
@@ -119,13 +122,13 @@ def test_shared_prefill_gives_the_unshared_samples_for_the_same_seed(arch: str, 
         b = draw(model, **case, share_prefill=False)
         assert torch.equal(a.completion_ids, b.completion_ids)
         np.testing.assert_allclose(a.logprobs, b.logprobs, atol=ATOL_TINY, rtol=0)
-    # Every prompt distinct and no repeats, or every prompt one token wide (no prefix to
-    # cache): nothing is shared, and sampling works as without sharing.
-    for prompts in (PROMPTS, [[2], [5]]):
+    # Distinct prompts of one length (no repeat, no pad), or every prompt one token wide (no
+    # prefix to cache): nothing is saved, and sampling works as without sharing.
+    for prompts in ([[1, 2, 0], [7, 8, 1]], [[2], [5]]):
         shared.clear()
-        a = draw(model, prompts, num_samples=1 if prompts is PROMPTS else 3)
+        a = draw(model, prompts, num_samples=1 if len(prompts[0]) > 1 else 3)
         assert not any(shared)
-        b = draw(model, prompts, num_samples=1 if prompts is PROMPTS else 3, share_prefill=False)
+        b = draw(model, prompts, num_samples=1 if len(prompts[0]) > 1 else 3, share_prefill=False)
         assert torch.equal(a.completion_ids, b.completion_ids) and torch.equal(a.logprobs, b.logprobs)
 
 
@@ -136,7 +139,7 @@ def test_prefill_cache_gives_the_full_forwards_next_token_distribution(arch: str
     ids, mask = sampling.left_pad([PROMPTS[i] for i in rows], PAD)
     keys = [tuple(PROMPTS[i]) for i in rows]
     with torch.no_grad():
-        cache, owners = sampling._shared_prefill(model, ids, mask, keys)
+        cache, owners, _ = sampling._shared_prefill(model, ids, mask, keys)
         assert owners.tolist() == [0, 0, 1, 2, 2, 1, 0] and cache.get_seq_length() == ids.shape[1] - 1
         pos = sampling.position_ids(mask)
         step = model(

@@ -221,36 +221,75 @@ def _cache_kwarg(model: Any) -> str:
 
 
 def _shared_prefill(
-    model: Any, ids: torch.Tensor, mask: torch.Tensor, keys: Sequence[tuple[int, ...]]
-) -> tuple[Any, torch.Tensor] | None:
-    """A KV cache of every row's prompt but its last token, computed once per distinct prompt, and the
-    distinct prompt (row of the prefill) each row took its cache from.
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, keys: Sequence[tuple[int, ...]], capture_block: int | None = None
+) -> tuple[Any, torch.Tensor, torch.Tensor | None] | None:
+    """A KV cache of every row's prompt but its last token: each distinct prompt prefilled once, on its real
+    tokens only, the caches left-padded to the batch's width and copied to the rows holding that prompt.
 
     ``ids``, ``mask`` are the batch's left-padded prompts (on the model's device); ``keys``
-    identify each row's prompt. Returns None when sharing saves nothing (every prompt is
-    distinct or one token wide) or the model returns no cache that ``generate`` can resume.
+    identify each row's prompt. Left padding makes a batched prefill compute every prompt at
+    the longest one's width (summarization prompts vary from tens to hundreds of tokens);
+    prefilling each distinct prompt alone computes only its real tokens, once, however many
+    rows share it. Pads get zero keys and values, which the attention mask hides. Returns
+    ``(cache, owners, hidden)`` — ``owners`` the distinct prompt each row took, ``hidden`` the
+    output of block ``capture_block`` along the prefilled positions, ``(U, width, H)``, left-padded
+    with zeros (None without ``capture_block``) — or None when nothing is saved (one distinct
+    prompt per row and no padding, or a one-token-wide batch) or the model's cache cannot be
+    assembled and resumed this way.
     """
+    width = ids.shape[1] - 1
+    if width < 1:
+        return None
     first: dict[tuple[int, ...], int] = {}  # prompt -> the first row holding it
     for row, k in enumerate(keys):
         first.setdefault(k, row)
-    if len(first) == len(keys) or ids.shape[1] < 2:
-        return None
+    real = mask[:, :width].bool()
+    if len(first) == len(keys) and bool(real.all()):
+        return None  # no duplicate and no pad: a batched prefill wastes nothing
     slot = {k: u for u, k in enumerate(first)}
-    owner = [slot[k] for k in keys]
-    unique = torch.tensor(list(first.values()), dtype=torch.long, device=ids.device)
-    u_ids, u_mask = ids[unique, :-1], mask[unique, :-1]
+    owners = torch.tensor([slot[k] for k in keys], dtype=torch.long, device=ids.device)
     kwargs: dict[str, Any] = {"use_cache": True}
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
-        kwargs["logits_to_keep"] = 1  # the prefill's logits are never used: skip the (U, P, V) output layer
-    out = model(input_ids=u_ids, attention_mask=u_mask.long(), position_ids=position_ids(u_mask), **kwargs)
-    cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
-    # generate resumes a cache by slicing input_ids to the uncached tail; a purely recurrent
-    # (linear-attention) cache has no length to slice by.
-    if cache is None or not hasattr(cache, "reorder_cache") or all(getattr(cache, "is_linear", [False])):
+        kwargs["logits_to_keep"] = 1  # the prefill's logits are never used: skip the output layer
+    layers_kv: list[list[tuple[torch.Tensor, torch.Tensor] | None]] = []
+    hidden: torch.Tensor | None = None
+    for u, row in enumerate(first.values()):
+        tokens = ids[row, :width][real[row]]
+        if tokens.numel() == 0:
+            layers_kv.append([])  # a one-token prompt: nothing before its last token
+            continue
+        positions = torch.arange(tokens.numel(), device=ids.device)[None]
+        with _capture(model, capture_block) as captured:
+            out = model(input_ids=tokens[None], attention_mask=torch.ones_like(tokens)[None], position_ids=positions,
+                        **kwargs)  # fmt: skip
+        cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+        found = getattr(cache, "layers", None)
+        if not found or not all(hasattr(layer, "keys") and hasattr(layer, "values") for layer in found):
+            return None  # not a key/value cache this function knows how to assemble
+        layers_kv.append([(layer.keys, layer.values) for layer in found])
+        if capture_block is not None:
+            if hidden is None:
+                hidden = captured[0].new_zeros((len(first), width, captured[0].shape[-1]))
+            hidden[u, width - tokens.numel() :] = captured[0][0]
+    template = next((kv for kv in layers_kv if kv), None)
+    if template is None:
         return None
-    owners = torch.tensor(owner, dtype=torch.long, device=ids.device)
-    cache.reorder_cache(owners)  # copy to every row
-    return cache, owners
+    assembled = []
+    for layer, (k0, v0) in enumerate(template):
+        k_all = k0.new_zeros((len(first), k0.shape[1], width, k0.shape[3]))
+        v_all = v0.new_zeros((len(first), v0.shape[1], width, v0.shape[3]))
+        for u, kv in enumerate(layers_kv):
+            if kv:
+                n = kv[layer][0].shape[2]
+                k_all[u, :, width - n :] = kv[layer][0][0]
+                v_all[u, :, width - n :] = kv[layer][1][0]
+        assembled.append((k_all[owners], v_all[owners]))  # copy to every row
+    from transformers import DynamicCache
+
+    cache = DynamicCache(ddp_cache_data=assembled, config=model.config)
+    if capture_block is not None and hidden is None:  # every prompt one token wide
+        hidden = ids.new_zeros((len(first), width, model.config.hidden_size), dtype=torch.float32)
+    return cache, owners, hidden
 
 
 @contextlib.contextmanager
@@ -272,13 +311,8 @@ def _capture(model: Any, block: int | None) -> Iterator[list[torch.Tensor]]:
         hook.remove()
 
 
-def _assemble_trunk(
-    captured: list[torch.Tensor], owners: torch.Tensor | None, rows: int, width: int, prompt_width: int
-) -> torch.Tensor:
+def _assemble_trunk(parts: list[torch.Tensor], rows: int, width: int, prompt_width: int) -> torch.Tensor:
     """The captured hidden states of one batch as ``(rows, width, H)``, positions in order, zeros after the last."""
-    parts = list(captured)
-    if owners is not None:  # the shared prefill ran once per distinct prompt: copy it to every row
-        parts[0] = parts[0][owners]
     hidden = torch.cat(parts, dim=1)
     if hidden.shape[0] != rows or not prompt_width <= hidden.shape[1] <= width:
         raise RuntimeError(f"captured hidden states of shape {tuple(hidden.shape)} do not line up with the batch.")
@@ -381,10 +415,14 @@ def sample(
         fork_devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=fork_devices), _own_generation_config(model), torch.no_grad():
             torch.manual_seed(int(ss.generate_state(1)[0]))
+            shared = (
+                _shared_prefill(model, ids, mask, keys[start : start + batch_size], capture_block)
+                if share_prefill
+                else None
+            )
+            cache, owners, prefilled = shared if shared is not None else (None, None, None)
+            extra = {} if cache is None else {_cache_kwarg(model): cache}
             with _capture(model, capture_block) as captured:
-                shared = _shared_prefill(model, ids, mask, keys[start : start + batch_size]) if share_prefill else None
-                cache, owners = shared if shared is not None else (None, None)
-                extra = {} if cache is None else {_cache_kwarg(model): cache}
                 out = model.generate(
                     input_ids=ids,
                     attention_mask=mask.long(),
@@ -394,7 +432,8 @@ def sample(
                 )
             if capture_block is not None:
                 width = prompt_ids.shape[1] + int(max_new_tokens)
-                trunks.append(_assemble_trunk(captured, owners, ids.shape[0], width, ids.shape[1]))
+                parts = ([prefilled[owners]] if prefilled is not None else []) + captured
+                trunks.append(_assemble_trunk(parts, ids.shape[0], width, ids.shape[1]))
                 del captured
             sequences = out.sequences if own_scores else out
             new = sequences[:, ids.shape[1] :]
