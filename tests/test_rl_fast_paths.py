@@ -267,3 +267,23 @@ def test_capturing_a_block_the_model_lacks_is_refused():
     with pytest.raises(ValueError, match="names no block"):
         sampling.sample(pol.model, PROMPTS[:1], num_samples=1, temperature=1.0, max_new_tokens=2, eos_token_id=EOS,
                         pad_token_id=PAD, seed=0, capture_block=7)  # fmt: skip
+
+
+def test_shared_left_padding_is_dropped_and_changes_no_output():
+    pol = llama_policy(trainable_blocks=1, value_head=True)
+    index = torch.tensor([1, 0, 2, 1])  # prompts of 1, 3 and 2 tokens: the short ones share two pad columns
+    ro = pol.rollout(index, seed=2, capture_trunk=True)
+    trunk = pol.trunk(ro)
+    short = torch.tensor([0, 3])  # the one-token prompt twice: its micro-batch drops the pads
+    whole = pol(ro, trunk)
+    alone = pol(ro.select(short), trunk[short])
+    mask = ro.mask[short]
+    torch.testing.assert_close(alone.logprobs[mask], whole.logprobs[short][mask], rtol=0, atol=1e-5)
+    torch.testing.assert_close(alone.values[mask], whole.values[short][mask], rtol=0, atol=1e-5)
+    from alignlimits.rl.policies import prompt_widths
+    from alignlimits.rl.training import micro_batches
+
+    widths = prompt_widths(ro)
+    assert widths.tolist() == [1, 3, 2, 1]
+    chunks = list(micro_batches(torch.arange(4), 2, widths))
+    assert [c.tolist() for c in chunks] == [[0, 3], [2, 1]]  # sorted by width, then split

@@ -40,7 +40,7 @@ from alignlimits.rl.losses import (
     kl_penalty,
 )
 from alignlimits.rl.metrics import check_rewards, rollout_metrics
-from alignlimits.rl.policies import Rollout, Trunk, token_logprobs
+from alignlimits.rl.policies import Rollout, Trunk, prompt_widths, token_logprobs
 from alignlimits.rl.training import (
     OptimisationConfig,
     exact_metrics_at,
@@ -183,6 +183,7 @@ class GRPO:
         with torch.no_grad():
             rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)), capture_trunk=self.shared_trunk)
             trunk = self.policy.trunk(rollout) if self.shared_trunk else None
+            widths = prompt_widths(rollout)  # micro-batches of similar widths carry less padding
             ref_out = self.reference(rollout, trunk)
             ref_lp = token_logprobs(ref_out.logprobs, rollout)
             old_out = None if reuse_current else self.policy(rollout, trunk)
@@ -206,7 +207,7 @@ class GRPO:
                 # minibatch's, so accumulating the micro-batches' gradients gives the full gradient.
                 sizes = BatchSizes.of(rollout.mask[rows])
                 self.optimizer.zero_grad(set_to_none=True)
-                for micro in micro_batches(rows, cfg.micro_batches):
+                for micro in micro_batches(rows, cfg.micro_batches, widths):
                     old = None if old_lp is None else old_lp[micro]
                     rows_trunk = None if trunk is None else trunk[micro]
                     loss, clipped, lp = self._loss(

@@ -43,6 +43,7 @@ __all__ = [
     "Rollout",
     "TabularPolicy",
     "Trunk",
+    "prompt_widths",
     "sequence_reward",
     "token_logprobs",
 ]
@@ -97,6 +98,16 @@ class PolicyOutput:
 
     logprobs: torch.Tensor
     values: torch.Tensor | None
+
+
+def prompt_widths(rollout: Rollout) -> torch.Tensor | None:
+    """The number of real prompt tokens of each row, ``(B,)`` long, or None for a policy without prompts (a table).
+
+    Sorting micro-batches by it (:func:`~alignlimits.rl.training.micro_batches`) puts rows of
+    similar width together, so :meth:`CausalLMPolicy.forward` can drop the left padding they share.
+    """
+    mask = getattr(rollout.context, "prompt_mask", None)
+    return None if mask is None else mask.sum(dim=1).long()
 
 
 def token_logprobs(logprobs: torch.Tensor, rollout: Rollout) -> torch.Tensor:
@@ -400,6 +411,16 @@ class CausalLMPolicy(nn.Module):
         (:meth:`shares_trunk_with`); its rows are the rollout's.
         """
         ids, mask, width = self._inputs(rollout)
+        if trunk is not None and trunk.hidden.shape[:2] != ids.shape:
+            shapes = f"{tuple(trunk.hidden.shape)}; the rollout needs {tuple(ids.shape)} + (H,)"
+            raise ValueError(f"trunk has shape {shapes}.")
+        # Left padding every row shares changes no output (attention and positions skip pads): drop it. A
+        # micro-batch of short prompts then no longer pays for the longest prompt of its rollout.
+        real = mask.any(dim=0).nonzero()
+        start = int(real[0]) if real.numel() else 0
+        if start:
+            ids, mask = ids[:, start:], mask[:, start:]
+            trunk = None if trunk is None else Trunk(trunk.hidden[:, start:], trunk.depth)
         with self._autocast(ids.device):
             return self._forward(rollout, trunk, ids, mask, width)
 
@@ -416,10 +437,6 @@ class CausalLMPolicy(nn.Module):
         if trunk is None:
             hidden = base(input_ids=ids, **args).last_hidden_state
         else:
-            if trunk.hidden.shape[:2] != ids.shape:
-                raise ValueError(
-                    f"trunk has shape {tuple(trunk.hidden.shape)}; the rollout needs {tuple(ids.shape)} + (H,)."
-                )
             with self._only_blocks(trunk.depth, None):  # the blocks above the trunk's producer's frozen ones
                 hidden = base(inputs_embeds=trunk.hidden, **args).last_hidden_state
         # The output at position i predicts token i + 1: the output layer runs only at the width positions before

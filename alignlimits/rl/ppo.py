@@ -29,7 +29,7 @@ import torch
 from alignlimits.lm.kl import masked_sum
 from alignlimits.rl.losses import BatchSizes, aggregate, clip_region, clipped_surrogate, whiten
 from alignlimits.rl.metrics import check_rewards, rollout_metrics
-from alignlimits.rl.policies import Rollout, token_logprobs
+from alignlimits.rl.policies import Rollout, prompt_widths, token_logprobs
 from alignlimits.rl.training import (
     OptimisationConfig,
     exact_metrics_at,
@@ -190,6 +190,7 @@ class PPO:
         with torch.no_grad():
             rollout = self.policy.rollout(prompt_index, seed=int(rng.integers(2**31)), capture_trunk=self.shared_trunk)
             trunk = self.policy.trunk(rollout) if self.shared_trunk else None
+            widths = prompt_widths(rollout)  # micro-batches of similar widths carry less padding
             old_out, ref_out = self.policy(rollout, trunk), self.reference(rollout, trunk)
             old_lp, ref_lp = token_logprobs(old_out.logprobs, rollout), token_logprobs(ref_out.logprobs, rollout)
             mask = rollout.mask.to(old_lp.device)
@@ -213,7 +214,7 @@ class PPO:
                 # Normalisers of the whole minibatch, so the micro-batches' gradients add up to its gradient.
                 sizes = BatchSizes.of(rollout.mask[rows])
                 self.optimizer.zero_grad(set_to_none=True)
-                for micro in micro_batches(rows, cfg.micro_batches):
+                for micro in micro_batches(rows, cfg.micro_batches, widths):
                     sub = rollout.select(micro)
                     m = sub.mask.to(old_lp.device)
                     out = self.policy(sub, None if trunk is None else trunk[micro])

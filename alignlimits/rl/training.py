@@ -107,10 +107,18 @@ def minibatches(n: int, num: int, rng: np.random.Generator) -> list[torch.Tensor
     return list(perm.chunk(num))
 
 
-def micro_batches(rows: torch.Tensor, num: int) -> Iterator[torch.Tensor]:
-    """``rows`` in ``num`` consecutive chunks for gradient accumulation (``num`` must divide it)."""
+def micro_batches(rows: torch.Tensor, num: int, sizes: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+    """``rows`` in ``num`` chunks for gradient accumulation (``num`` must divide it).
+
+    With ``sizes`` (one per rollout row, e.g. prompt lengths) the rows are sorted by size
+    first, so each chunk holds rows of similar width and a left-padded model input can drop
+    the padding its rows share (:meth:`~alignlimits.rl.policies.CausalLMPolicy.forward`). The
+    accumulated gradient is the same in any order.
+    """
     if num < 1 or rows.numel() % num:
         raise ValueError(f"a minibatch of {rows.numel()} rows must split into {num} equal micro-batches.")
+    if sizes is not None:
+        rows = rows[torch.argsort(sizes[rows], stable=True)]
     yield from rows.chunk(num)
 
 
