@@ -608,6 +608,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", action="store_true", help="print CSV, one row per beta (nan = undefined)")
     out.add_argument("--plot", metavar="FILE.png", help="also save a figure of the frontier")
     _add_sample_parser(sub)
+    _add_overlay_parser(sub)
     # Listed here for --help; main() hands everything after 'experiments' to the experiments'
     # own parser unparsed, so its options and help are its own.
     sub.add_parser(
@@ -617,6 +618,78 @@ def _build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     return parser
+
+
+def _add_overlay_parser(sub: argparse._SubParsersAction) -> None:
+    ov = sub.add_parser(
+        "overlay",
+        help="place a training log (TRL trainer_state.json, or a CSV of kl,reward) on the frontier of base rewards",
+        description=(
+            "Read a training log and the base samples' rewards of the same reward function, estimate the frontier "
+            "from the rewards, and print each logged step's KL, gain over the base mean, the estimated limit at its "
+            "KL, its share of that limit and whether the frontier is reliable there. TRL's per-token 'kl' is turned "
+            "into the sequence KL by multiplying with 'completions/mean_length'. The limit is the plug-in frontier, "
+            "biased low, so shares are biased up."
+        ),
+    )
+    ov.add_argument("log", help="trainer_state.json (TRL/transformers) or a .csv with columns kl,reward[,step]")
+    ov.add_argument("rewards", help="the base rewards file (as for 'frontier'); '-' reads standard input")
+    ov.add_argument("--format", choices=("csv", "jsonl", "parquet"), default=None,
+                    help="format of the rewards file (default: from its suffix; required with '-')")  # fmt: skip
+    ov.add_argument("--reward-column", default=DEFAULT_REWARD_COLUMN, help="reward column of the rewards file")
+    ov.add_argument("--prompt-column", default=None, help="prompt-id column (default: prompt_id when present)")
+    out = ov.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print JSON: one object per logged step")
+    out.add_argument("--csv", action="store_true", help="print CSV, one row per logged step")
+    ov.add_argument("--plot", metavar="FILE.png", help="also save a figure: the frontier and the logged path")
+
+
+def _run_overlay(args: argparse.Namespace) -> None:
+    from alignlimits import overlay
+
+    if args.plot is not None:
+        _check_plot_path(args.plot)
+    try:
+        points = overlay.read_training_log(args.log)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    rewards, prompts = read_rewards(
+        args.rewards, format=args.format, reward_column=args.reward_column, prompt_column=args.prompt_column
+    )
+    placed, fit = overlay.overlay(points, rewards, prompts)
+    fields = ("step", "kl", "reward", "gain", "limit", "share", "reliable")
+    rows = [{f: getattr(p, f) for f in fields} for p in placed]
+    if args.json:
+        doc = {"schema": "alignlimits.overlay", "schema_version": 1, "alignlimits_version": __version__,
+               "log": str(args.log), "rewards": str(args.rewards), "base_mean": fit.base_mean,
+               "kl_ceiling": fit.kl_ceiling,
+               "rows": [{f: _json_value(r[f]) for f in fields} for r in rows]}  # fmt: skip
+        json.dump(doc, sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print(f"base mean reward {fit.base_mean:.4g}; the frontier is estimable up to KL {fit.kl_ceiling:.3g} nats")
+        print(f"{'step':>6} {'KL':>8} {'reward':>9} {'gain':>9} {'limit':>9} {'share':>7}  reliable")
+        for r in rows:
+            print(f"{r['step']:6d} {r['kl']:8.3f} {r['reward']:9.4f} {r['gain']:+9.4f} {r['limit']:9.4f} "
+                  f"{r['share']:7.3f}  {'yes' if r['reliable'] else 'no'}")  # fmt: skip
+    if args.plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots()
+        overlay.plot_overlay(ax, fit, placed, label=Path(args.log).name)
+        try:
+            fig.savefig(args.plot, dpi=150, bbox_inches="tight")
+        except OSError as err:
+            raise InputError(f"--plot: cannot write {args.plot!r} ({err.strerror or err}).") from None
+        finally:
+            plt.close(fig)
 
 
 def _add_sample_parser(sub: argparse._SubParsersAction) -> None:
@@ -1048,6 +1121,9 @@ def _check_plot_path(path: str) -> None:
 def _run(args: argparse.Namespace) -> None:
     if args.command == "sample":
         _run_sample(args)
+        return
+    if args.command == "overlay":
+        _run_overlay(args)
         return
     _check_options(args)
     rewards, prompts = read_rewards(

@@ -80,3 +80,22 @@ def test_bad_logs_get_one_line_errors(tmp_path, name, text, message):
     with pytest.raises(ValueError, match=message) as err:
         overlay.read_training_log(path)
     assert "\n" not in str(err.value)
+
+
+def test_the_overlay_command(tmp_path, capsys):
+    from alignlimits import cli
+
+    log, rewards = str(FIXTURE / "trainer_state.json"), str(FIXTURE / "rewards.csv")
+    plot = tmp_path / "overlay.png"
+    assert cli.main(["overlay", log, rewards, "--json", "--plot", str(plot)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "alignlimits.overlay" and len(doc["rows"]) == 12 and plot.stat().st_size > 0
+    assert doc["rows"][0]["share"] is None  # NaN becomes null: step 1 is the base policy
+    assert cli.main(["overlay", log, rewards, "--csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "step,kl,reward,gain,limit,share,reliable" and len(lines) == 13
+    assert cli.main(["overlay", log, rewards]) == 0
+    assert "estimable up to KL" in capsys.readouterr().out
+    assert cli.main(["overlay", str(tmp_path / "none.json"), rewards]) == 2
+    err = capsys.readouterr().err
+    assert "no training log" in err and err.count("\n") == 1
