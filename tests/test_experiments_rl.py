@@ -548,3 +548,30 @@ def test_full_tier_results_are_refused_from_a_dirty_tree(monkeypatch, tmp_path, 
     assert "full-tier results must come from committed code" in capsys.readouterr().err
     monkeypatch.setattr(provenance, "_git", lambda *a: "")  # clean: passes
     provenance.require_clean_tree("full")
+
+
+def test_a_rewritten_results_file_does_not_make_the_tree_dirty(monkeypatch, tmp_path) -> None:
+    import subprocess
+
+    from alignlimits.experiments import provenance
+
+    repo = tmp_path / "repo"
+    (repo / "alignlimits" / "results").mkdir(parents=True)
+    (repo / "alignlimits" / "results" / "rl-x.json").write_text("{}")
+    (repo / "alignlimits" / "code.py").write_text("x = 1\n")
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-qm", "init")
+    monkeypatch.setattr(provenance, "_git", git)
+    (repo / "alignlimits" / "results" / "rl-x.json").write_text('{"runs": []}')  # a sweep saved a run
+    provenance.require_clean_tree("full")
+    assert provenance.environment("cpu")["git_dirty"] is False
+    (repo / "alignlimits" / "code.py").write_text("x = 2\n")  # code changed: refused
+    with pytest.raises(provenance.DirtyTreeError, match="code.py"):
+        provenance.require_clean_tree("full")
+    assert provenance.environment("cpu")["git_dirty"] is True

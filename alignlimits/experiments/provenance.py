@@ -53,13 +53,22 @@ def _hardware(device: Any = None) -> dict[str, Any]:
     }
 
 
+#: Results files are outputs, not code: a sweep rewrites its results file after every finished run, and
+#: that must neither refuse the next run nor mark its provenance dirty.
+_CODE = (".", ":(exclude)alignlimits/results")
+
+
+def _tracked_changes() -> str | None:
+    return _git("status", "--porcelain", "--untracked-files=no", "--", *_CODE)
+
+
 def environment(device: Any = None) -> dict[str, Any]:
     """Git sha and whether tracked files differ from it, UTC date, hardware (the ``device`` the run used;
     default: CUDA when present) and library versions."""
     sha = _git("rev-parse", "HEAD")
     return {
         "git_sha": sha or "unknown",
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")) if sha else False,
+        "git_dirty": bool(_tracked_changes()) if sha else False,
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "hardware": _hardware(device),
         "versions": _versions(),
@@ -126,7 +135,8 @@ class DirtyTreeError(RuntimeError):
 def require_clean_tree(tier: str) -> None:
     """Refuse to produce ``full``-tier results from uncommitted code (they could not be reproduced).
 
-    Other tiers pass. Outside a git checkout (an installed package) the package version
+    Changes under ``alignlimits/results/`` (the results files themselves) do not count. Other
+    tiers pass. Outside a git checkout (an installed package) the package version
     identifies the code and the run goes ahead; its provenance says ``git_sha: unknown``.
 
     Raises
@@ -136,7 +146,7 @@ def require_clean_tree(tier: str) -> None:
     """
     if tier != "full":
         return
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _tracked_changes()
     if status:
         files = [line[3:] for line in status.splitlines()][:5]
         raise DirtyTreeError(
