@@ -148,7 +148,7 @@ def require_clean_tree(tier: str) -> None:
         return
     status = _tracked_changes()
     if status:
-        files = [line[3:] for line in status.splitlines()][:5]
+        files = [line.split(maxsplit=1)[-1] for line in status.splitlines()][:5]  # "XY path" (output stripped)
         raise DirtyTreeError(
             f"full-tier results must come from committed code, but tracked files differ from the commit "
             f"({', '.join(files)}{', …' if len(status.splitlines()) > 5 else ''}); commit or stash them and run again."
