@@ -104,7 +104,7 @@ def study_sizes(tier: str | None = None, *, pilot: bool = False) -> dict[str, An
     --------
     >>> sizes = study_sizes("full")
     >>> sizes["steps"], sizes["samples_per_step"], sizes["path_evals"], sizes["eval_samples"]
-    (120, 32, (30, 60, 90), 8)
+    (120, 32, (40, 80), 8)
     """
     tier = current_tier() if tier is None else tier
     sizes: dict[str, Any] = {
@@ -113,7 +113,9 @@ def study_sizes(tier: str | None = None, *, pilot: bool = False) -> dict[str, An
         "micro_batch_size": by_tier(smoke=2, default=4, full=8, tier=tier),
         "checkpoint_every": by_tier(smoke=1, default=2, full=5, tier=tier),
         "metrics_every": by_tier(smoke=2, default=2, full=10, tier=tier),
-        "path_evals": by_tier(smoke=(1, 2), default=(2, 4), full=(30, 60, 90), tier=tier),
+        # Two evaluations along the path (with the zero-step run and the final one: four points of the
+        # trajectory); an evaluation sample costs about a training sample, so more would cost a run's tenth each.
+        "path_evals": by_tier(smoke=(1, 2), default=(2, 4), full=(40, 80), tier=tier),
         "path_eval_samples": by_tier(smoke=1, default=2, full=4, tier=tier),
         # 8 per prompt: a gain's standard error, paired with the zero-step run prompt by prompt, of about 0.0025
         # (safety) and 0.0035 (summarization) from the frontier's within-prompt spread; an evaluation sample costs
@@ -167,7 +169,7 @@ def distill_configs(task: str, tier: str | None = None) -> list[LMRunConfig]:
     sizes = {
         **study_sizes(tier),
         "steps": by_tier(smoke=3, default=6, full=100, tier=tier),
-        "path_evals": by_tier(smoke=(1, 2), default=(2, 4), full=(25, 50, 75), tier=tier),
+        "path_evals": by_tier(smoke=(1, 2), default=(2, 4), full=(50,), tier=tier),
         "distill_samples": by_tier(smoke=4, default=8, full=DISTILL_SAMPLES, tier=tier),
         "epochs": 1,
         "minibatches": 1,
