@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 from pathlib import Path
@@ -126,6 +127,47 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, finis
     policy, _, _, _ = rl_runs.build(cfg)
     training.load_trainable_state(policy, final)
     assert resumed["algorithm"]["lam"] == 1.0  # PPO's GAE with λ = 1 (see build)
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL in the test below: no ``except Exception`` of the run handles it."""
+
+
+@pytest.mark.parametrize("dies_at", ["final.pt", "run.json"])
+def test_a_run_killed_while_saving_its_end_is_finished_by_the_rerun(tmp_path, monkeypatch, dies_at) -> None:
+    """A process killed while a finished run saves its trained parameters (half of ``final.pt`` on disk) or its
+    ``run.json`` leaves the run to be finished by the rerun, from its last checkpoint: never a ``run.json``, the
+    mark of a finished run, without a whole ``final.pt`` (issue 19: kill -9, then resume)."""
+    cfg = smoke("grpo")
+    save, write_json = torch.save, storage.write_json_atomic
+
+    def dying_save(obj, f, *args, **kwargs):
+        if Path(f).name.startswith("final.pt"):  # half of the file reaches the disk, then the process dies
+            buffer = io.BytesIO()
+            save(obj, buffer, *args, **kwargs)
+            Path(f).write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+            raise _Killed
+        return save(obj, f, *args, **kwargs)
+
+    def dying_write(path, obj, **kwargs):
+        if Path(path).name == "run.json":
+            raise _Killed
+        return write_json(path, obj, **kwargs)
+
+    if dies_at == "final.pt":
+        monkeypatch.setattr(torch, "save", dying_save)
+    else:
+        monkeypatch.setattr(storage, "write_json_atomic", dying_write)
+    with pytest.raises(_Killed):
+        rl_runs.run(cfg, work_dir=tmp_path, progress=False)
+    monkeypatch.undo()
+    folder = rl_runs.run_folder(cfg, tmp_path)
+    trained = torch.load(folder / "checkpoint.pt", weights_only=False)["algorithm"]["policy"]  # the last step's
+    result = rl_runs.run(cfg, work_dir=tmp_path, progress=False)
+    assert len(result["history"]) == cfg.steps and json.loads((folder / "run.json").read_text()) == result
+    final = torch.load(folder / "final.pt", weights_only=False)
+    assert final.keys() == trained.keys() and all(torch.equal(final[name], trained[name]) for name in final)
+    assert not (folder / "checkpoint.pt").exists()
 
 
 def test_checkpoints_hold_only_the_trained_parameters(tmp_path) -> None:
@@ -572,6 +614,6 @@ def test_a_rewritten_results_file_does_not_make_the_tree_dirty(monkeypatch, tmp_
     provenance.require_clean_tree("full")
     assert provenance.environment("cpu")["git_dirty"] is False
     (repo / "alignlimits" / "code.py").write_text("x = 2\n")  # code changed: refused
-    with pytest.raises(provenance.DirtyTreeError, match="code.py"):
+    with pytest.raises(provenance.DirtyTreeError, match=r"code\.py"):
         provenance.require_clean_tree("full")
     assert provenance.environment("cpu")["git_dirty"] is True

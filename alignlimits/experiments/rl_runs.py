@@ -683,9 +683,15 @@ def _train_and_evaluate(
         },
     }
     _validate_run(result, "run")
+    # Keep the trained parameters (megabytes) to re-evaluate or inspect the policy without retraining. They are
+    # written atomically and *before* run.json, the mark of a finished run that every rerun returns at once: a
+    # process killed (kill -9) between or inside these writes leaves no run.json, and the rerun finishes the run
+    # from its last checkpoint. Written after run.json, a kill there left a finished run without final.pt, or
+    # with half of one, for good.
+    tmp = folder / "final.pt.tmp"
+    torch.save(trainable_state(policy), tmp)
+    os.replace(tmp, folder / "final.pt")
     storage.write_json_atomic(finished, result)
-    # Keep the trained parameters (megabytes) to re-evaluate or inspect the policy without retraining.
-    torch.save(trainable_state(policy), folder / "final.pt")
     (folder / "checkpoint.pt").unlink(missing_ok=True)
     return result
 
