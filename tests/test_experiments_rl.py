@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from alignlimits.experiments import analysis, cli, frontier, rl_runs, storage, tuning
+from alignlimits.experiments import analysis, cli, frontier, rl_runs, storage, study, tuning
 from alignlimits.lm import models
 from alignlimits.rl import training
 from alignlimits.tasks import get_task
@@ -286,15 +286,23 @@ def test_committed_rl_results_validate() -> None:
     for path in sorted(folder.glob("rl-*.json")):
         results = rl_runs.load_runs("safety", path=path)  # validates (task and tier come from the file)
         stem = f"rl-{results['task']}-{results['tier']}"
-        assert path.name in (f"{stem}.json", f"{stem}-tuning.json", f"{stem}-control.json")
+        variants = {f"{stem}.json" if v is None else f"{stem}-{v}.json": v for v in rl_runs.VARIANTS}
+        assert path.name in variants
+        variant = variants[path.name]
         for entry in results["runs"]:
-            assert entry["config"]["tier"] == results["tier"]
-            # controls live only in the control file, and nothing else does
-            assert path.name.endswith("-control.json") == (entry["config"].get("reward_signal") == "shuffled")
-            if path.name.endswith("-tuning.json"):
-                assert entry["config"]["seed"] == tuning.TUNING_SEED
+            cfg = entry["config"]
+            assert cfg["tier"] == results["tier"]
+            shuffled = cfg.get("reward_signal") == "shuffled"
+            if variant in (None, "control", "tuning"):  # the first sweep: controls in their own file only
+                assert (variant == "control") == shuffled
+            if variant == "tuning":
+                assert cfg["seed"] == tuning.TUNING_SEED
+            elif variant == "pilot":  # the study's pilot: its own seed, never a study seed
+                assert cfg["seed"] == study.PILOT_SEED and cfg["lr"] in study.PILOT_LRS
+            elif variant == "study":
+                assert cfg["seed"] in study.STUDY_SEEDS
             else:
-                assert entry["config"]["seed"] != tuning.TUNING_SEED  # tuning never reuses a sweep seed
+                assert cfg["seed"] != tuning.TUNING_SEED  # tuning never reuses a sweep seed
 
 
 def test_summarize_run_clusters_standard_errors_by_prompt() -> None:
