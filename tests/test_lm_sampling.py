@@ -286,3 +286,19 @@ def test_smollm2_loads_offline_as_fp32_llama(tmp_path, monkeypatch) -> None:
         seed=0,
     )
     assert torch.isfinite(s.logprobs).all() and (s.lengths >= 1).all()
+
+
+def test_the_tiny_tokenizer_text_does_not_depend_on_what_the_process_imported():
+    import os
+    import subprocess
+    import sys
+
+    # PYTHONHASHSEED fixed: hash() of the texts must agree across the two processes.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    code = "from alignlimits.lm import models\nprint(hash(tuple(models.stdlib_docstrings())))"
+    run = [sys.executable, "-c"]
+    texts = [
+        subprocess.run([*run, before + code], capture_output=True, text=True, check=True, env=env).stdout
+        for before in ("", "import logging.handlers, email.mime.text, unittest.mock\n")  # pytest imports such modules
+    ]
+    assert texts[0] == texts[1]

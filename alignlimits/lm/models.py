@@ -113,7 +113,13 @@ def stdlib_docstrings(modules: tuple[str, ...] | None = None) -> list[str]:
                 continue
             with warnings.catch_warnings():  # typing.io / typing.re warn when merely touched
                 warnings.simplefilter("ignore", DeprecationWarning)
-                doc = inspect.getdoc(getattr(module, attr, None))
+                member = getattr(module, attr, None)
+                # A submodule is an attribute only once something in the process has imported it (pytest
+                # imports logging.handlers, say): skipping them keeps the text, and the tokenizer, the same
+                # in every process.
+                if inspect.ismodule(member):
+                    continue
+                doc = inspect.getdoc(member)
             if doc and doc not in texts:
                 texts.append(doc)
     return texts
