@@ -13,8 +13,10 @@ Along the frontier ``β ↦ π_β``:
 * ``dΔ/dKL          = β``
 
 Every quantity is computed in log space from the log-ratio ``log(π_β/π0)``, so
-``e^{r/β}`` is never formed: β from 1e-8 to 1e8 (and ``β = inf``, the base policy)
-gives finite values with full relative precision (see ``_log_ratio``).
+``e^{r/β}`` is never formed, and the divergences and gain as sums of non-negative terms:
+β from 1e-8 to 1e8 (and ``β = inf``, the base policy) and base masses down to 1e-300
+give values with full relative precision that are never negative (see ``_tilt``;
+property-tested against mpmath in ``tests/test_extreme_numerics.py``).
 
 All functions take plain arrays: ``base_probs`` and ``rewards`` of shape ``(k,)`` and
 ``beta`` a scalar or a 1-D grid of shape ``(m,)``. As in scipy, a scalar β (or KL
@@ -27,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
+from alignlimits._kl_terms import forward_terms, reverse_terms
 from alignlimits._roots import BudgetAtCeiling, beta_for_budget
 from alignlimits._validation import (
     as_betas,
@@ -105,41 +107,73 @@ class Frontier:
         return {c: np.asarray(getattr(self, c)).tolist() for c in FRONTIER_FIELDS}
 
 
-def _log_ratio(p0: NDArray, r: NDArray, betas: NDArray) -> tuple[NDArray, NDArray]:
-    """``log(π_β/π0)`` on the support (shape (m, k), 0 off it) and ``log Z_β`` (shape (m,)).
+@dataclass(frozen=True)
+class _Tilt:
+    """The tilt at a block of β (see ``_tilt``): rows are β, columns outcomes."""
 
-    Two exact rewritings of the same quantity, chosen per β for accuracy:
+    weights: NDArray  # π0 normalised, shape (k,)
+    log_ratio: NDArray  # ℓ = log(π_β/π0) on the support, 0 off it, shape (m, k)
+    log_pi: NDArray  # log π_β (−inf off the support), shape (m, k)
+    log_z: NDArray  # log Z_β = log E_π0 e^{r/β}, shape (m,)
+    beta_log_ratio: NDArray  # β·ℓ, formed without β·(r/β), shape (m, k)
 
-    * small β: shift the exponent by the top reward, ``s = (r − r_top)/β ≤ 0``, and
-      take ``log Z = r_top/β + logsumexp(log π0 + s)`` — nothing overflows;
-    * large β (every ``|u| < 1`` for the centred exponent ``u = (r − E_π0 r)/β``):
-      ``log Z = E_π0[r]/β + log1p(Σ π0 expm1(u))``, which keeps full relative
-      precision when ``π_β ≈ π0`` (KL down to 1e-300 instead of rounding noise).
+
+def _tilt(p0: NDArray, r: NDArray, betas: NDArray) -> _Tilt:
+    """The Gibbs tilt at each β, in forms that keep full relative precision from β = 1e-8 to 1e8 and β = inf.
+
+    Everything is measured from the *mode* ``m`` of ``π_β`` (the largest ``log π0 + r/β``):
+    ``x_i = (r_i − r_m)/β`` and ``L = log Σ π0 e^x``, so ``ℓ = x − L`` and
+    ``log Z = r_m/β + L``; nothing overflows and e^{r/β} is never formed.
+
+    * ``log π_β(i) = (log π0_i − log π0_m + x_i) − log1p(W)`` with
+      ``W = Σ_{j≠m} e^{log π0_j − log π0_m + x_j} ≤ k``: two terms of one sign, so the
+      log-probabilities keep their relative precision even as ``π_β(m) → 1``.
+    * ``L`` has two exact forms: ``log π0_m + log1p(W)``, and
+      ``log1p(Σ π0 expm1(x))``, whose error scales with ``|x|`` — it keeps ``L`` (and
+      so KL ≈ 1e-16 at β = 1e8, or ≈ 1e-296 when only a mass of 1e-300 moves) to
+      full relative precision where ``π_β ≈ π0``. The second is used when
+      ``Σ π0 e^x ≥ 1/2`` (no cancellation in ``1 + Σ π0 expm1(x)``); otherwise
+      ``π_β(m) > 2 π0_m`` and the tilt is far from ``π0`` (KL ≥ 0.19/k), where the first is exact enough.
+
+    The divergences then come from :mod:`alignlimits._kl_terms` as sums of non-negative
+    terms, which a common error in ``L`` moves only by a relative amount.
     """
     support = p0 > 0
+    w = p0 / p0.sum()  # normalised: the sums are 1 only to rounding (or to 1e-8, as accepted)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(w)
     r_s = np.where(support, r, 0.0)  # off-support rewards never matter
     r_top = float(r_s[support].max())
-    base_mean = float(p0 @ r_s)
-    centred = r_s - base_mean
-    # |u| < 1 for every outcome <=> max |r - mean| < β  (always true for β = inf)
-    small = np.abs(centred[support]).max() < betas
-    log_ratio = np.empty((betas.size, p0.size))
-    log_z = np.empty(betas.size)
-    if small.any():
-        u = centred[None, :] / betas[small, None]
-        log_z_u = np.log1p(np.expm1(u) @ p0)
-        log_ratio[small] = u - log_z_u[:, None]
-        log_z[small] = base_mean / betas[small] + log_z_u
-    if not small.all():
-        big = ~small
-        with np.errstate(divide="ignore"):
-            log_p0 = np.log(p0)
-        s = (r_s - r_top)[None, :] / betas[big, None]
-        log_z_s = logsumexp(log_p0[None, :] + s, axis=-1)
-        log_ratio[big] = s - log_z_s[:, None]
-        log_z[big] = r_top / betas[big] + log_z_s
-    log_ratio[:, ~support] = 0.0
-    return log_ratio, log_z
+    finite = np.isfinite(betas)
+    rows = np.arange(betas.size)
+    # Division, not multiplication by 1/β: r/β stays finite for every representable β.
+    with np.errstate(over="ignore"):
+        score = np.where(support, log_w + (r_s - r_top)[None, :] / betas[:, None], -np.inf)
+        mode = np.argmax(score, axis=1)
+        x = np.where(support, (r_s[None, :] - r_s[mode][:, None]) / betas[:, None], 0.0)
+    log_wm = log_w[mode]
+    log_rel = np.where(support, log_w[None, :] - log_wm[:, None] + x, -np.inf)  # log(π_β(i)/π_β(m))
+    log_rel[rows, mode] = -np.inf
+    log1p_w = np.log1p(np.exp(log_rel).sum(axis=1))
+    log_pi = log_rel - log1p_w[:, None]
+    log_pi[rows, mode] = -log1p_w
+    l_far = log_wm + log1p_w
+    # Σ π0 expm1(x); where e^x would overflow (x > 700 needs π0 < e^-700) the term is π0 e^x − π0.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        huge = x > 700.0
+        excess = np.where(huge, np.exp(log_w + np.where(huge, x, 0.0)) - w, w * np.expm1(np.minimum(x, 700.0)))
+        l_near = np.log1p(excess.sum(axis=1))
+    log_norm = np.where(l_far >= -np.log(2.0), l_near, l_far)
+    log_norm[~finite] = 0.0  # β = inf: the base policy, exactly
+    log_ratio = np.where(support, x - log_norm[:, None], 0.0)
+    with np.errstate(invalid="ignore"):
+        beta_log_ratio = np.where(
+            finite[:, None] & support, (r_s[None, :] - r_s[mode][:, None]) - betas[:, None] * log_norm[:, None], 0.0
+        )
+    log_pi[~finite] = log_w
+    with np.errstate(over="ignore"):
+        log_z = np.where(finite, r_s[mode] / betas, 0.0) + log_norm
+    return _Tilt(weights=w, log_ratio=log_ratio, log_pi=log_pi, log_z=log_z, beta_log_ratio=beta_log_ratio)
 
 
 def log_tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDArray[np.float64]:
@@ -158,9 +192,7 @@ def log_tilt(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> NDAr
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     betas = as_betas(beta)
-    log_ratio, _ = _log_ratio(p0, r, np.atleast_1d(betas))
-    with np.errstate(divide="ignore"):
-        log_pi = np.where(p0 > 0, np.log(p0) + log_ratio, -np.inf)
+    log_pi = _tilt(p0, r, np.atleast_1d(betas)).log_pi
     return log_pi[0] if betas.ndim == 0 else log_pi
 
 
@@ -194,7 +226,7 @@ def log_partition(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) ->
     """
     p0, r = as_discrete_problem(base_probs, rewards)
     betas = as_betas(beta)
-    _, out = _log_ratio(p0, r, np.atleast_1d(betas))
+    out = _tilt(p0, r, np.atleast_1d(betas)).log_z
     return float(out[0]) if betas.ndim == 0 else out
 
 
@@ -236,19 +268,23 @@ def frontier(base_probs: ArrayLike, rewards: ArrayLike, beta: ArrayLike) -> Fron
     p0, r = as_discrete_problem(base_probs, rewards)
     beta_in = as_betas(beta)
     betas = np.atleast_1d(beta_in)
-    base_mean = float(p0 @ r)
+    base_mean = float(p0 @ np.where(p0 > 0, r, 0.0) / p0.sum())
     kl_fwd, kl_rev, gain = (np.empty(betas.size) for _ in range(3))
     # Blocks of β keep the (block, k) temporaries cache-sized: one pass over a huge
     # (m, k) array is slower than a loop over β.
     block = max(1, _BLOCK_ELEMENTS // p0.size)
     for lo in range(0, betas.size, block):
         rows = slice(lo, lo + block)
-        log_ratio, _ = _log_ratio(p0, r, betas[rows])
-        pi = p0[None, :] * np.exp(log_ratio)  # π_β = π0 e^{log ratio}; no log π0 rounding
-        kl_fwd[rows] = np.maximum(np.einsum("mk,mk->m", pi, log_ratio), 0.0)
-        kl_rev[rows] = np.maximum(-(log_ratio @ p0), 0.0)
-        # Centring keeps the gain accurate when π_β ≈ π0 (large β).
-        gain[rows] = pi @ (r - base_mean)
+        t = _tilt(p0, r, betas[rows])
+        w, ell, pi = t.weights[None, :], t.log_ratio, np.exp(t.log_pi)
+        # Sums of non-negative terms (alignlimits._kl_terms): no cancellation, never negative,
+        # full relative precision at β = 1e8 (KL ≈ 1e-16) and for masses of 1e-300.
+        kl_fwd[rows] = forward_terms(w, pi, ell).sum(axis=1)
+        kl_rev[rows] = reverse_terms(w, pi, ell).sum(axis=1)
+        # gain = β·J = Σ (π_β − π0)·βℓ, each term ≥ 0 (π_β − π0 has the sign of ℓ); π_β − π0 = π0·expm1(ℓ)
+        # near ℓ = 0, and βℓ is formed without β·(r/β), so β → 0 and β = 1e8 both stay exact.
+        moved = np.where(np.abs(ell) <= 1.0, w * np.expm1(np.clip(ell, -1.0, 1.0)), pi - w)
+        gain[rows] = (moved * t.beta_log_ratio).sum(axis=1)
     front = Frontier(
         beta=betas,
         kl=kl_fwd,
@@ -277,7 +313,8 @@ def max_kl(base_probs: ArrayLike, rewards: ArrayLike) -> float:
     p0, r = as_discrete_problem(base_probs, rewards)
     support = p0 > 0
     top = support & (r == r[support].max())
-    return float(max(-np.log(p0[top].sum()), 0.0))
+    # −log(π0(top)/Σπ0) as log1p(rest/top): exact when the top mass is 1 − 1e-300 (it rounds to 1).
+    return float(np.log1p(p0[~top].sum() / p0[top].sum()))
 
 
 def greedy_gain(base_probs: ArrayLike, rewards: ArrayLike) -> float:
@@ -290,7 +327,9 @@ def greedy_gain(base_probs: ArrayLike, rewards: ArrayLike) -> float:
     0.5
     """
     p0, r = as_discrete_problem(base_probs, rewards)
-    return float(r[p0 > 0].max() - p0 @ r)
+    support = p0 > 0
+    # Σ π0 (r_top − r) / Σ π0: non-negative terms, so a tiny gain (a top outcome of mass 1 − 1e-300) stays exact.
+    return float(p0[support] @ (r[support].max() - r[support]) / p0.sum())
 
 
 def beta_for_kl(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) -> NDArray[np.float64] | float:
@@ -327,7 +366,9 @@ def beta_for_kl(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike)
     p0, r = as_discrete_problem(base_probs, rewards)
     budgets = as_kl_budgets(kl_budget, allow_inf=True)
     ceiling = max_kl(p0, r)
-    out = np.array([_solve_beta(p0, r, float(eps), ceiling) for eps in np.ravel(budgets)])
+    # Solved in units of the reward spread (see max_gain); β scales with the rewards.
+    scale, unit_rewards = _unit_rewards(p0, r)
+    out = np.array([scale * _solve_beta(p0, unit_rewards, float(eps), ceiling) for eps in np.ravel(budgets)])
     return float(out[0]) if budgets.ndim == 0 else out
 
 
@@ -350,6 +391,10 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
     budgets = as_kl_budgets(kl_budget, allow_inf=True)
     ceiling = max_kl(p0, r)
     top = greedy_gain(p0, r)
+    # Solved in units of the reward spread, where β is of order 1 however small the spread (a spread
+    # of 4.5e-300 next to a mass of 1e-49 put the β it needs below the smallest float, and the
+    # solver's scale, the reward sd, underflowed to 0).
+    scale, unit_rewards = _unit_rewards(p0, r)
     gains = []
     for eps in np.ravel(budgets):
         if eps >= ceiling:
@@ -358,7 +403,8 @@ def max_gain(base_probs: ArrayLike, rewards: ArrayLike, kl_budget: ArrayLike) ->
             gains.append(0.0)
         else:
             try:
-                gains.append(float(frontier(p0, r, _solve_beta(p0, r, float(eps), ceiling)).gain))
+                beta = _solve_beta(p0, unit_rewards, float(eps), ceiling)
+                gains.append(scale * float(frontier(p0, unit_rewards, beta).gain))
             except BudgetAtCeiling:
                 gains.append(top)  # the tilt is numerically the greedy policy
     out = np.array(gains)
@@ -389,6 +435,19 @@ def penalized_objective(policy: ArrayLike, base_probs: ArrayLike, rewards: Array
     if not np.isfinite(b):
         raise ValueError("beta must be finite here: the objective is −inf·KL for beta = inf.")
     return float(pi @ r - b * kl(pi, p0))
+
+
+def _unit_rewards(p0: NDArray, r: NDArray) -> tuple[float, NDArray]:
+    """``(s, (r − r_top)/s)`` with ``s`` the reward spread on the support (1 for constant rewards).
+
+    The frontier of ``(r, β)`` is that of ``((r − c)/s, β/s)`` with the gain scaled by ``s``;
+    differences from an actual reward are exact for nearby rewards (Sterbenz).
+    """
+    support = p0 > 0
+    shifted = np.where(support, r - r[support].max(), 0.0)
+    spread = float(-shifted.min())
+    scale = spread if spread > 0 else 1.0
+    return scale, shifted / scale
 
 
 def _solve_beta(p0: NDArray, r: NDArray, eps: float, ceiling: float) -> float:

@@ -27,6 +27,12 @@ Closed forms (with ``λ = 1/β``, ``Λ(λ) = log E_π0 e^{λr}``):
   the Langevin function ``L(x) = coth x − 1/x``, reverse KL ``= log(sinh x / x)``,
   KL ``= x L(x) − log(sinh x / x)``; the gain saturates at ``w/2``.
 
+The closed forms are evaluated without cancellation (``expm1``/``log1p``, series near
+0, sums of non-negative terms), so KL, reverse KL, Jeffreys and gain keep full relative
+precision and are never negative for β/σ from 1e-8 to 1e8 and extreme parameters
+(Bernoulli p down to 1e-300, Gaussian σ from 1e-200 to 1e200, θβ → 1): property-tested
+against mpmath in ``tests/test_extreme_numerics.py``.
+
 Beyond the closed forms, :func:`numerical_frontier` computes the frontier of any law
 from its density (adaptive quadrature of the tilted density, in log space) or its
 pmf (the exact discrete tilt) — the independent check the closed forms are tested
@@ -37,15 +43,17 @@ the ``σ·sqrt(2·KL)`` curve it is compared with.
 from __future__ import annotations
 
 import itertools
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize
-from scipy.special import expit, lambertw, log_expit, logit, rel_entr
+from scipy.special import lambertw
 
 from alignlimits import tilting
+from alignlimits._kl_terms import forward_terms, psi, reverse_terms
 from alignlimits._roots import BudgetAtCeiling, beta_for_budget
 from alignlimits._validation import (
     as_betas,
@@ -219,8 +227,10 @@ class Gaussian(RewardLaw):
 
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
         b = np.atleast_1d(as_betas(beta))
-        gain = self.sigma**2 / b
-        kl = self.sigma**2 / (2 * b**2)
+        with np.errstate(over="ignore"):
+            ratio = self.sigma / b  # σ/β first: σ² alone overflows (σ = 1e200) or underflows (σ = 1e-200)
+        gain = self.sigma * ratio
+        kl = 0.5 * ratio**2
         front = tilting.Frontier(beta=b, kl=kl, reverse_kl=kl.copy(), gain=gain, jeffreys=2 * kl, base_mean=self.mean)
         return _point(front, beta)
 
@@ -273,12 +283,26 @@ class Bernoulli(RewardLaw):
 
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
         b = np.atleast_1d(as_betas(beta))
-        z = logit(self.p) + 1.0 / b  # the tilted success probability, in log-odds
-        p_b, q_b = expit(z), expit(-z)  # q_b = 1 − p_b without rounding p_b to 1 first
-        kl = rel_entr(p_b, self.p) + rel_entr(q_b, 1 - self.p)
-        # Reverse KL from log-probabilities: log(1 − p_b) stays finite even when p_b rounds to 1.
-        rkl = self.p * (np.log(self.p) - log_expit(z)) + (1 - self.p) * (np.log1p(-self.p) - log_expit(-z))
-        front = tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=p_b - self.p, jeffreys=kl + rkl, base_mean=self.p)
+        p, q = float(self.p), 1.0 - float(self.p)
+        log_p, log_q = np.log(p), np.log1p(-p)
+        with np.errstate(over="ignore", divide="ignore"):
+            lam = 1.0 / b  # inf for a subnormal β: the greedy policy
+            # The log-ratios ℓ1 = log(p_β/p) = −log(p + q e^{−λ}) and ℓ0 = log(q_β/q) = −log(q + p e^λ),
+            # as log1p of a small argument where that has no cancellation (full relative precision
+            # at β = 1e8, where ℓ ≈ 1e-8, and for p = 1e-300), else as a log-sum-exp.
+            drop = q * -np.expm1(-lam)  # 1 − (p + q e^{−λ}) ∈ [0, q]
+            ell1 = np.where(drop <= 0.5, -np.log1p(-drop), -np.logaddexp(log_p, log_q - lam))
+            small = lam <= 700.0
+            ell0 = np.where(
+                small, -np.log1p(p * np.expm1(np.where(small, lam, 0.0))), -np.logaddexp(log_q, log_p + lam)
+            )
+            w, ell = np.array([q, p])[None, :], np.stack([ell0, ell1], axis=1)
+            pi = np.exp(np.array([log_q, log_p])[None, :] + ell)
+        # KL, reverse KL and gain as sums of non-negative terms (alignlimits._kl_terms): never negative.
+        kl = forward_terms(w, pi, ell).sum(axis=1)
+        rkl = reverse_terms(w, pi, ell).sum(axis=1)
+        gain = np.where(ell1 <= 1.0, p * np.expm1(np.minimum(ell1, 1.0)), pi[:, 1] - p)  # p_β − p
+        front = tilting.Frontier(beta=b, kl=kl, reverse_kl=rkl, gain=gain, jeffreys=kl + rkl, base_mean=p)
         return _point(front, beta)
 
     def atoms(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -377,22 +401,29 @@ class Exponential(RewardLaw):
     def sample(self, n: int, rng: np.random.Generator) -> NDArray[np.float64]:
         return rng.exponential(1.0 / self.rate, size=_check_n(n))
 
-    def _check_betas(self, beta: ArrayLike) -> NDArray[np.float64]:
+    def _check_betas(self, beta: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """β as an array, and ``θβ − 1`` rounded once (> 0 for every admissible β)."""
         b = np.atleast_1d(as_betas(beta))
-        if (b <= self.beta_min).any():
+        excess = _product_minus_one(np.full_like(b, self.rate), b)
+        if (excess <= 0).any():
             raise ValueError(
                 f"Exponential(rate={self.rate}) rewards have E[exp(r/β)] = inf for β <= 1/rate = "
-                f"{self.beta_min:.6g}; got β = {b[b <= self.beta_min][0]:.6g}. Use β > 1/rate "
+                f"{self.beta_min:.6g}; got β = {b[excess <= 0][0]:.6g}. Use β > 1/rate "
                 "(every KL budget is reached by some such β)."
             )
-        return b
+        return b, excess
 
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
-        b = self._check_betas(beta)
-        # u = t − 1 with t = θ/(θ − 1/β) the ratio of tilted to base mean; written via u for precision.
-        u = 1.0 / (self.rate * b - 1.0)
-        kl = u - np.log1p(u)
-        rkl = np.log1p(u) - u / (1.0 + u)
+        b, excess = self._check_betas(beta)
+        # u = t − 1 with t = θ/(θ − 1/β) the ratio of tilted to base mean: u = 1/(θβ − 1), where θβ − 1
+        # is exact to one rounding (θβ → 1 would otherwise lose digits). With ℓ = log t = log1p(u),
+        # KL = t − 1 − log t = ψ(ℓ) and reverse KL = 1/t − 1 + log t = ψ(−ℓ), ψ(ℓ) = e^ℓ − 1 − ℓ:
+        # from the series where u → 0 (β/σ = 1e8: KL ≈ 5e-17), where u − log1p(u) cancels.
+        with np.errstate(over="ignore"):
+            u = 1.0 / excess
+        ell = np.log1p(u)
+        kl = psi(ell, u)
+        rkl = psi(-ell, -u / (1.0 + u))
         front = tilting.Frontier(
             beta=b, kl=kl, reverse_kl=rkl, gain=u / self.rate, jeffreys=kl + rkl, base_mean=self.mean
         )
@@ -422,7 +453,8 @@ class Exponential(RewardLaw):
         )
         for _ in range(4):
             safe = np.where(u > 0, u, 1.0)
-            u = np.where(u > 0, u - (safe - np.log1p(safe) - budgets) * (1 + safe) / safe, 0.0)
+            # u − log1p(u) = ψ(log1p(u)) without the cancellation of the difference (ε down to 1e-30).
+            u = np.where(u > 0, u - (psi(np.log1p(safe), safe) - budgets) * (1 + safe) / safe, 0.0)
         return _scalar_if(requested, u / self.rate)
 
 
@@ -462,10 +494,11 @@ class Uniform(RewardLaw):
     def frontier(self, beta: ArrayLike) -> tilting.Frontier:
         b = np.atleast_1d(as_betas(beta))
         width = self.b - self.a
-        x = width / (2.0 * b)
+        with np.errstate(over="ignore"):
+            x = width / (2.0 * b)  # inf for a subnormal β: the greedy limit, where both KLs diverge
         lang = _langevin(x)
-        rkl = _log_sinhc(x)
-        kl = np.maximum(x * lang - rkl, 0.0)
+        rkl = np.where(np.isinf(x), np.inf, _log_sinhc(np.where(np.isinf(x), 1.0, x)))
+        kl = np.where(np.isinf(x), np.inf, _uniform_kl(np.where(np.isinf(x), 1.0, x), lang, rkl))
         front = tilting.Frontier(
             beta=b, kl=kl, reverse_kl=rkl, gain=0.5 * width * lang, jeffreys=kl + rkl, base_mean=self.mean
         )
@@ -480,17 +513,21 @@ class Uniform(RewardLaw):
         return float(self.a), float(self.b)
 
 
-# Taylor coefficients (from SymPy) used below |x| < 0.1, where the closed forms cancel.
-_LANGEVIN_SERIES = (1 / 3, -1 / 45, 2 / 945, -1 / 4725, 2 / 93555)  # x, x³, ..., x⁹
-_LOG_SINHC_SERIES = (1 / 6, -1 / 180, 1 / 2835, -1 / 37800, 1 / 467775)  # x², x⁴, ..., x¹⁰
+# Below x = 1, coth x − 1/x and log(sinh x / x) are small differences of O(1) terms (at x = 0.1
+# they would lose 2–3 digits), so both come from series of positive terms instead:
+#   sinh x / x − 1 = x² Σ_{n≥1} x^{2n−2}/(2n+1)!,   x cosh x − sinh x = x³ Σ_{n≥1} 2n x^{2n−2}/(2n+1)!,
+# and L(x) = (x cosh x − sinh x)/(x sinh x). Nine terms leave < 1e-19 relative on x ≤ 1.
+_SINHC_SERIES = tuple(1.0 / math.factorial(2 * n + 1) for n in range(9, 0, -1))  # highest power first
+_LANGEVIN_NUMERATOR_SERIES = tuple(2.0 * n / math.factorial(2 * n + 1) for n in range(9, 0, -1))
 
 
 def _langevin(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``L(x) = coth x − 1/x`` for ``x ≥ 0`` (``L(inf) = 1``)."""
+    """``L(x) = coth x − 1/x`` for ``x ≥ 0`` (``L(inf) = 1``), to full relative precision."""
     x = np.asarray(x, dtype=np.float64)
-    small = x < 0.1
+    small = x < 1.0
     xs = np.where(small, x, 0.0)
-    series = xs * np.polyval(_LANGEVIN_SERIES[::-1], xs**2)
+    x2 = xs * xs
+    series = xs * np.polyval(_LANGEVIN_NUMERATOR_SERIES, x2) / (1.0 + x2 * np.polyval(_SINHC_SERIES, x2))
     xl = np.where(small, 1.0, x)
     return np.where(small, series, 1.0 / np.tanh(xl) - 1.0 / xl)
 
@@ -498,14 +535,50 @@ def _langevin(x: NDArray[np.float64]) -> NDArray[np.float64]:
 def _log_sinhc(x: NDArray[np.float64]) -> NDArray[np.float64]:
     """``log(sinh x / x)`` for ``x ≥ 0``, accurate for tiny and for huge x."""
     x = np.asarray(x, dtype=np.float64)
-    small, large = x < 0.1, x > 20.0
+    small, large = x < 1.0, x > 20.0
     xs = np.where(small, x, 0.0)
-    series = xs**2 * np.polyval(_LOG_SINHC_SERIES[::-1], xs**2)
+    series = np.log1p(xs * xs * np.polyval(_SINHC_SERIES, xs * xs))
     xm = np.where(small | large, 1.0, x)
     mid = np.log(np.sinh(xm) / xm)
     xl = np.where(large, x, 21.0)
     big = xl - np.log(2 * xl) + np.log1p(-np.exp(-2 * xl))
     return np.where(small, series, np.where(large, big, mid))
+
+
+def _uniform_kl(x: NDArray[np.float64], lang: NDArray[np.float64], log_sinhc: NDArray[np.float64]) -> NDArray:
+    """``KL = x L(x) − log(sinh x / x) ≥ 0`` for ``x ≥ 0``.
+
+    For ``x > 20`` both terms are ``≈ x`` and their difference ``≈ log(2x) − 1`` would lose
+    ``log10(x)`` digits (1e-9 relative at x = 1e8), so there the exact rearrangement
+    ``log(2x) − 1 + x(coth x − 1) − log1p(−e^{−2x})``, with ``x(coth x − 1) = 2x e^{−2x}/(1 − e^{−2x})``, is used.
+    """
+    xl = np.where(x > 20.0, x, 21.0)
+    e2 = np.exp(-2.0 * xl)
+    large = np.log(2.0 * xl) - 1.0 + 2.0 * xl * e2 / -np.expm1(-2.0 * xl) - np.log1p(-e2)
+    # x L(x) ≈ x²/3 and log(sinh x/x) ≈ x²/6 below: a factor-2 difference, no cancellation to speak of.
+    return np.where(x > 20.0, large, np.maximum(x * lang - log_sinhc, 0.0))
+
+
+def _product_minus_one(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``a·b − 1`` with a single rounding (Dekker's error-free product on the mantissas).
+
+    ``fl(a·b) − 1`` loses ``−log10(a·b − 1)`` digits as ``a·b → 1`` (1e-8 relative at
+    ``θβ = 1 + 1e-8``); the exact product ``hi + lo`` does not. Exponents are split off
+    first (``frexp``), so no factor overflows in the splitting.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain = a * b - 1.0
+        ma, ea = np.frexp(np.where(np.isfinite(plain), a, 1.0))
+        mb, eb = np.frexp(np.where(np.isfinite(plain), b, 1.0))
+        hi = ma * mb
+        split = 134217729.0  # 2^27 + 1: Veltkamp's split into 26-bit halves
+        a_hi = split * ma - (split * ma - ma)
+        b_hi = split * mb - (split * mb - mb)
+        a_lo, b_lo = ma - a_hi, mb - b_hi
+        lo = ((a_hi * b_hi - hi) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo  # ma·mb − hi, exactly
+        e = ea + eb
+        exact = (np.ldexp(hi, e) - 1.0) + np.ldexp(lo, e)
+    return np.where(np.isfinite(plain), exact, plain)  # β = inf: θβ − 1 = inf
 
 
 def sqrt_kl_bound(law: RewardLaw, kl: ArrayLike) -> NDArray[np.float64] | float:
