@@ -20,7 +20,7 @@ NOT_HERE: set[str] = set()
 NUMERIC_CORE = [
     *(f"alignlimits.{m}" for m in ("divergences", "tilting", "estimator", "certify", "bon", "toys", "proxy", "dpo",
                                    "overlay")),
-    *(f"alignlimits.{m}" for m in ("constrained", "scaling", "tiers", "lab", "cache")),
+    *(f"alignlimits.{m}" for m in ("constrained", "scaling", "tiers", "lab", "cache", "tables")),
     *(
         f"alignlimits.symbolic.{p.stem}"
         for p in sorted((ROOT / "alignlimits" / "symbolic").glob("*.py"))
