@@ -8,8 +8,8 @@
 # second, then the 256-sample frontier of both tasks. Every command resumes from its checkpoints (in
 # ~/.cache/alignlimits/runs) and skips runs the other worker holds. A full-tier run refuses to start from
 # uncommitted code: the worker retries a minute later, so commit (or stash) edits while workers run. The study
-# needs study.STUDY_LRS, set from study.pilot_lr once the pilot is complete; until then `--study` runs only
-# the runs that need no learning rate if called with `--methods distill`.
+# needs study.STUDY_LRS, set from study.pilot_lr once the pilot is complete; until then the worker runs only
+# the study runs that need no learning rate.
 set -u
 cd "$(dirname "$0")/.."
 first=${1:-safety}
@@ -20,7 +20,14 @@ ex() {
   done
 }
 ex rl --pilot --task safety
-ex rl --study --task "$first"
-ex rl --study --task "$second"
+# Without learning rates (the pilot not yet read into study.STUDY_LRS) only the zero-step check and
+# distillation can run.
+if .venv/bin/python -c "import sys; from alignlimits.experiments import study; sys.exit(not study.STUDY_LRS)"; then
+  methods=()
+else
+  methods=(--methods distill)
+fi
+ex rl --study --task "$first" "${methods[@]}"
+ex rl --study --task "$second" "${methods[@]}"
 ex frontier --task "$first"
 ex frontier --task "$second"
