@@ -80,7 +80,16 @@ def run_clean(folder: str, notebook: str) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(Path(folder) / notebook, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": folder}}).execute()
+    for attempt in range(3):
+        try:
+            NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": folder}}).execute()
+            return
+        except RuntimeError as err:
+            # Two kernels starting at once can draw the same random TCP port ("Address already in use"): the
+            # kernel then dies before it answers. That is the machine, not the notebook: start it again. A
+            # cell's error is not retried.
+            if "Kernel died before replying to kernel_info" not in str(err) or attempt == 2:
+                raise
 
 
 def solution_lines(master: Path) -> list[str]:
