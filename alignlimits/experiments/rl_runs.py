@@ -81,6 +81,7 @@ from alignlimits.tasks import TASKS, TaskInputs, get_task
 from alignlimits.tiers import TIERS, by_tier, current_tier
 
 __all__ = [
+    "KL_PLACEMENTS",
     "METHODS",
     "REWARD_SIGNALS",
     "RUN_METHODS",

@@ -83,17 +83,20 @@ STUDY_KL_COEFS: tuple[float, ...] = (0.1, 0.03)
 STUDY_SEEDS: tuple[int, ...] = (1, 2, 3)
 #: The GRPO paper's β for its k3 estimator in the loss (the secondary variant).
 LOSS_KL_COEF = 0.04
-#: The pilot's learning rates, its seed (one the study never uses) and its task.
+#: The pilot's learning rates.
 PILOT_LRS: tuple[float, ...] = (1e-5, 3e-5, 1e-4)
+#: The pilot's seed, one the study never uses.
 PILOT_SEED = 0
+#: The task the pilot runs on; its rates serve both tasks.
 PILOT_TASK = "safety"
 #: The learning rate of each method at the full tier (both tasks), as :func:`pilot_lr` chooses it from the
 #: committed pilot (a test checks that they agree). Empty until the pilot has run.
 STUDY_LRS: dict[str, float] = {}
-#: Distillation: base samples per prompt in its one pass (full tier), its fine-tuning rate, and the N of
-#: its best-of-N variant.
+#: Distillation: base samples per prompt in its one sampling pass (full tier).
 DISTILL_SAMPLES = 64
+#: Distillation's fine-tuning learning rate (fixed: supervised fine-tuning of the same blocks, no pilot).
 DISTILL_LR = 1e-4
+#: The N of distillation's best-of-N variant (fine-tuning on the best of each group of N base samples).
 DISTILL_BEST_OF = 4
 
 
@@ -234,7 +237,7 @@ class PilotScore:
     ----------
     lr : the learning rate.
     gain_over_control, se : mean evaluated reward of the run minus its control's, and its
-        standard error (:func:`paired_difference`).
+        standard error (:func:`~alignlimits.experiments.analysis.paired_difference`).
     kl : the run's mean exact sequence KL to the base policy (nats).
     per_nat : ``gain_over_control / kl``.
     z : ``gain_over_control / se``.
