@@ -16,6 +16,8 @@ export TRANSFORMERS_OFFLINE := 1
 # The book build executes chapters at the default tier unless told otherwise
 # (CI: `ALIGNLIMITS_TIER=smoke make book`); nbval always runs the smoke tier.
 ALIGNLIMITS_TIER ?= default
+# Chapters executed at once by `make book` (tools/execute_book.py); each needs ~1 GiB at most.
+BOOK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: book test venv sync lint check-pairing unit nbval clean new-chapter student-book assignments \
   check-assignments assignments-quick
@@ -38,6 +40,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	rm -rf _build
+	# Chapters run on every core first (Jupyter Book would run them one at a time); the build
+	# then finds each in the execution cache. Fewer jobs: `make book BOOK_JOBS=1`.
+	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) python tools/execute_book.py --jobs $(BOOK_JOBS)
 	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . -W --keep-going
 	python tools/check_html_links.py _build/html
 	python tools/check_launch_buttons.py _build/html
@@ -71,6 +76,7 @@ nbval: $(STAMP)
 student-book: $(STAMP)
 	rm -rf _build/student _build/.student
 	python tools/student_config.py _build/student-config.yml
+	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) python tools/execute_book.py --jobs $(BOOK_JOBS)
 	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . --config _build/student-config.yml \
 	  --path-output _build/.student -W --keep-going
 	mkdir -p _build/student && mv _build/.student/_build/html _build/student/html && rm -rf _build/.student
