@@ -5,6 +5,7 @@
 # Extras for courses (book/instructors.md):
 #   make student-book  the book with every solution removed, into _build/student/html
 #   make assignments   student versions + grading bundles of assignments/ into _build/assignments
+#   make pdf           the book and its student edition as PDFs, into _build/pdf
 
 SHELL := /bin/bash
 VENV := .venv
@@ -19,7 +20,7 @@ ALIGNLIMITS_TIER ?= default
 # Chapters executed at once by `make book` (tools/execute_book.py); each needs ~1 GiB at most.
 BOOK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: book test venv sync lint check-pairing unit nbval clean new-chapter student-book assignments \
+.PHONY: book pdf test venv sync lint check-pairing unit nbval clean new-chapter student-book assignments \
   check-assignments assignments-quick
 
 venv: $(STAMP)
@@ -92,6 +93,24 @@ assignments: $(STAMP)
 # versions pass, student versions fail, no leaks. CI also runs the full check.
 assignments-quick: $(STAMP)
 	ALIGNLIMITS_TIER=smoke python tools/check_assignments.py --quick
+
+# The whole book as a PDF, and the student edition's, into _build/pdf (TeX from Debian's packages:
+# texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk poppler-utils, see .ci/run).
+# Chapters come from the execution cache of `make book` at the same tier when there is one.
+pdf: $(STAMP)
+	rm -rf _build/latex _build/.student-pdf _build/pdf
+	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) python tools/execute_book.py --jobs $(BOOK_JOBS)
+	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . --builder pdflatex
+	python tools/student_config.py _build/student-config.yml
+	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . --builder pdflatex \
+	  --config _build/student-config.yml --path-output _build/.student-pdf
+	mkdir -p _build/pdf
+	cp _build/latex/book.pdf _build/pdf/alignlimits.pdf
+	cp _build/.student-pdf/_build/latex/book.pdf _build/pdf/alignlimits-student.pdf
+	python tools/check_pdf.py _build/pdf/alignlimits.pdf
+	python tools/check_pdf.py _build/pdf/alignlimits-student.pdf
+	python tools/check_no_solutions.py _build/pdf/alignlimits.pdf --expect-present
+	python tools/check_no_solutions.py _build/pdf/alignlimits-student.pdf
 
 # Prove the autograder tests are real (see the docstring of tools/check_assignments.py).
 check-assignments: $(STAMP)

@@ -11,6 +11,7 @@ published file (HTML, search index, anything else under the folder) is reduced t
 
     python tools/check_no_solutions.py _build/student/_build/html            # fails if any solution shows
     python tools/check_no_solutions.py _build/html --expect-present           # fails unless every one shows
+    python tools/check_no_solutions.py _build/pdf/alignlimits-student.pdf     # a PDF is read with pdftotext
 
 The second form is the control: it proves the fragments are found when solutions are
 present, so a pass of the first form means something.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import html
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,7 +87,18 @@ def fragments(lines: list[str]) -> list[str]:
     return out
 
 
+def pdf_text(pdf: Path) -> str:
+    """The text of a PDF (poppler's ``pdftotext``), with words hyphenated across lines joined again."""
+    try:
+        raw = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    except FileNotFoundError:
+        raise SystemExit("pdftotext is not installed: `apt-get install -y poppler-utils` (CI does this).") from None
+    return normalise(re.sub(r"(\w)-\n(\w)", r"\1\2", raw))
+
+
 def published_text(folder: Path) -> dict[Path, str]:
+    if folder.suffix == ".pdf":
+        return {folder: pdf_text(folder)}
     texts = {}
     for f in sorted(folder.rglob("*")):
         if not f.is_file() or f.suffix in {".png", ".jpg", ".svg", ".woff", ".woff2", ".ttf", ".eot", ".ico", ".gif"}:
@@ -99,12 +112,12 @@ def published_text(folder: Path) -> dict[Path, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path, help="the built HTML folder")
+    parser.add_argument("folder", type=Path, help="the built HTML folder, or a PDF of the book")
     parser.add_argument("--expect-present", action="store_true", help="control: every solution must be found")
     parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml", help="the table of contents built")
     args = parser.parse_args(argv)
-    if not args.folder.is_dir():
-        print(f"{args.folder} is not a folder: build the book first")
+    if not (args.folder.is_dir() or (args.folder.suffix == ".pdf" and args.folder.is_file())):
+        print(f"{args.folder} is neither a folder nor a PDF: build the book first")
         return 2
     if (args.folder / "_sources").exists() and not args.expect_present:
         print(f"{args.folder / '_sources'} exists: it republishes every solution (set html_copy_source: false)")
