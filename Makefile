@@ -55,6 +55,8 @@ test: lint check-pairing unit nbval assignments-quick
 
 lint: $(STAMP)
 	ruff check alignlimits tests tools benchmarks
+	# The publishing workflow cannot run here: check it against GitHub's schema (vendored, offline).
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 check-pairing: $(STAMP)
 	python tools/check_pairing.py book
