@@ -39,9 +39,8 @@ def test_full_tier_plan_matches_the_issue() -> None:
     assert len({c.key() for c in configs}) == len(configs)
 
 
-def test_study_configs_need_the_pilot_first() -> None:
-    if study.STUDY_LRS:
-        pytest.skip("the pilot has chosen the rates")
+def test_study_configs_need_the_pilot_first(monkeypatch) -> None:
+    monkeypatch.setattr(study, "STUDY_LRS", {})  # as before the pilot had run
     with pytest.raises(ValueError, match="run the pilot"):
         study.study_configs("safety", "full")
 
@@ -225,3 +224,11 @@ def test_the_zero_step_check_compares_with_the_frontier(tmp_path) -> None:
     assert not analysis.zero_step_check(shifted, base).passed  # a pipeline that moved the base point is caught
     with pytest.raises(ValueError, match="not a zero-step run"):
         analysis.zero_step_check({**entry, "config": {**entry["config"], "steps": 2}}, base)
+
+
+def test_study_rates_are_the_committed_pilots_choice() -> None:
+    # STUDY_LRS is typed into study.py so that building a config reads no file; it must be what the
+    # pilot's rule picks from the committed pilot, for every method.
+    assert set(study.STUDY_LRS) == set(rl_runs.METHODS)
+    for method in rl_runs.METHODS:
+        assert study.STUDY_LRS[method] == study.pilot_lr(method)
