@@ -32,11 +32,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import jupytext
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import pin_bootstrap  # noqa: E402
+
 PRESET_NUMPY = "2.0.2"
 # a theory chapter, and the enumerable language model (numpy only: the smoke tier of the LM part)
 CHAPTERS = ["objective", "enumerable-lm"]
@@ -47,7 +49,6 @@ NOT_COLAB_READY: dict[str, str] = {}
 # extra -> (distribution, its requirement). The test checks the requirement is still declared,
 # so the entry must go (and numpy be kept again) once it is not.
 NUMPY_REPLACED_BY = {"tasks": ("hatesonar", "numpy>=2.2.6")}
-BOOTSTRAP_EXTRAS = re.compile(r'%pip install -q "alignlimits(?:\[([\w,\s-]+)\])? @')
 
 pytestmark = [
     pytest.mark.colab,
@@ -58,16 +59,11 @@ pytestmark = [
 ]
 
 
-def bootstrap_source(md: Path) -> str:
-    nb = jupytext.read(md, fmt="md:myst")
-    return next(c.source for c in nb.cells if c.cell_type == "code")
-
-
 def extras(md: Path) -> list[str]:
     """The extras a chapter's bootstrap installs: ``alignlimits[lm,tasks] @ …`` → ``["lm", "tasks"]``."""
-    found = BOOTSTRAP_EXTRAS.search(bootstrap_source(md))
-    assert found, f"{md.name}: no bootstrap install line"
-    return sorted(e.strip() for e in (found.group(1) or "").split(",") if e.strip())
+    found = pin_bootstrap.extras_of(md.read_text(encoding="utf-8"))
+    assert found is not None, f"{md.name}: no bootstrap install line"
+    return found
 
 
 def lm_chapters() -> list[str]:
@@ -81,16 +77,11 @@ def lm_chapters() -> list[str]:
 def test_extras_are_read_from_the_bootstrap(tmp_path):
     """The parser the environments rely on (fast; runs with the rest of this module)."""
     kernel = "kernelspec: {display_name: Python 3, language: python, name: python3}"
-    head = f"---\n{kernel}\n---\n# T\n\n```{{code-cell}} ipython3\n"
-    for line, want in [
-        ("alignlimits @ git+u@v1", []),
-        ("alignlimits[lm] @ git+u@v1", ["lm"]),
-        ("alignlimits[lm,tasks] @ git+u@v1", ["lm", "tasks"]),
-        ("alignlimits[tasks, lm] @ git+u@v1", ["lm", "tasks"]),
-    ]:
+    for extras_, want in [([], []), (["lm"], ["lm"]), (["tasks", "lm"], ["lm", "tasks"])]:
         md = tmp_path / "c.md"
-        md.write_text(f'{head}%pip install -q "{line}"\n```\n', encoding="utf-8")
-        assert extras(md) == want, line
+        cell = pin_bootstrap.render(extras_)
+        md.write_text(f"---\n{kernel}\n---\n# T\n\n```{{code-cell}} ipython3\n:tags: [remove-cell]\n{cell}\n```\n")
+        assert extras(md) == want, extras_
 
 
 def pip(venv: Path, *args: str) -> str:
@@ -167,7 +158,7 @@ def test_chapter_runs_and_bootstrap_is_a_no_op(theory_env: Path, slug: str, tmp_
     before = pip(theory_env, "freeze")
     nb = run_chapter(theory_env, slug, tmp_path, monkeypatch)
     bootstrap = next(c for c in nb.cells if c.cell_type == "code")
-    assert "%pip install" in bootstrap.source and "remove-cell" in bootstrap.metadata.get("tags", [])
+    assert "\n_bootstrap(\n" in bootstrap.source and "remove-cell" in bootstrap.metadata.get("tags", [])
     assert bootstrap.outputs == [], f"the bootstrap cell acted although alignlimits is installed: {bootstrap.outputs}"
     assert pip(theory_env, "freeze") == before, "running the chapter changed the environment"
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
