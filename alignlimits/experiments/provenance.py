@@ -13,7 +13,15 @@ from typing import Any
 
 from alignlimits import assets
 
-__all__ = ["VERSIONED_DISTRIBUTIONS", "DirtyTreeError", "environment", "require_clean_tree", "weights"]
+__all__ = [
+    "TASK_ASSETS",
+    "VERSIONED_DISTRIBUTIONS",
+    "DirtyTreeError",
+    "environment",
+    "require_clean_tree",
+    "task_assets",
+    "weights",
+]
 
 #: The distributions whose versions a result records (those installed; the rest are skipped).
 VERSIONED_DISTRIBUTIONS = (
@@ -119,6 +127,26 @@ def weights(model: str) -> dict[str, Any]:
                 "files": {}}  # fmt: skip
     source = f"hub id {model}, revision {snapshot.name} from the local cache"
     return {"source": source, "origin": "hub", "files": _weight_files(snapshot)}
+
+
+#: The third-party assets each task's reward, judge and prompts read (names of :data:`alignlimits.assets.ASSETS`).
+TASK_ASSETS = {"safety": ("all-minilm-l6-v2", "harmbench"), "summarization": ("all-minilm-l6-v2",)}
+
+
+def task_assets(task: str) -> dict[str, dict[str, Any]]:
+    """Where the judge's encoder and the prompts of ``task`` came from: ``{asset: record}`` as
+    :meth:`alignlimits.assets.Resolved.record` gives it (source, origin, sha256 of each file).
+
+    Resolved as the task's code resolves them (:func:`alignlimits.assets.resolve`), without
+    downloading; an asset not found is recorded as such instead of failing a finished run.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in TASK_ASSETS.get(task, ()):
+        try:
+            out[name] = assets.resolve(name, download=False).record()
+        except (FileNotFoundError, OSError) as err:
+            out[name] = {"source": f"not found: {err}", "origin": "none", "files": {}}
+    return out
 
 
 class DirtyTreeError(RuntimeError):
