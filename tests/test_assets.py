@@ -80,7 +80,7 @@ def test_nothing_resolves_gives_one_line_naming_every_origin_and_fix(tmp_path, m
     assert "\n" not in message
     assert f"local: {assets.MINILM.env}={tmp_path / 'missing'} is not a folder" in message
     assert f"hub: {assets.MINILM.hub_id}@{assets.MINILM.revision[:8]} not in the cache" in message
-    assert "HF_HUB_OFFLINE unset" in message and f"Set {assets.MINILM.env}" in message
+    assert "HF_HUB_OFFLINE unset" in message and f"To get it: set {assets.MINILM.env}" in message
 
 
 def test_sources_variable_reorders_and_bad_names_are_errors(monkeypatch, tmp_path):
