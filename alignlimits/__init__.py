@@ -12,7 +12,8 @@ The package is layered; a module imports only from its own layer and the ones be
     lm           language models: loading, sampling, log-probs, exact sequence KL, the enumerable LM
         │
     core         numpy/scipy/sympy only: divergences, tilting, estimator, certify, symbolic,
-                 toys, bon, proxy, dpo, constrained, scaling, lab, plotting, widgets, tiers, cache
+                 toys, bon, proxy, dpo, constrained, scaling, lab, plotting, widgets, tiers, cache,
+                 assets (where weights and data come from; stdlib only)
 
 ``cli`` (the ``alignlimits`` command) sits on top; nothing in the package imports it or
 ``experiments``. The numeric core imports without torch; torch enters in ``lm`` and

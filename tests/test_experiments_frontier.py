@@ -158,3 +158,19 @@ def test_weights_name_their_source_and_hash_every_weight_file(tmp_path) -> None:
     assert str(tmp_path.resolve()) in found["source"]
     missing = provenance.weights("nobody/no-such-model")
     assert missing["files"] == {} and "not found in the local cache" in missing["source"]
+
+
+def test_task_assets_record_the_judge_and_prompts_or_say_they_are_missing(tmp_path, monkeypatch) -> None:
+    from alignlimits.experiments import provenance
+
+    monkeypatch.setenv("ALIGNLIMITS_CACHE", str(tmp_path))  # no HarmBench wheel cached here
+    monkeypatch.setenv("ALIGNLIMITS_SOURCES", "local,wheel")
+    monkeypatch.setenv("ALIGNLIMITS_MINILM_DIR", str(tmp_path))
+    (tmp_path / "model.safetensors").write_bytes(b"minilm")
+    found = provenance.task_assets("safety")
+    assert set(found) == {"all-minilm-l6-v2", "harmbench"}
+    assert found["all-minilm-l6-v2"]["origin"] == "local" and set(found["all-minilm-l6-v2"]["files"]) == {
+        "model.safetensors"
+    }
+    assert found["harmbench"]["origin"] == "none" and "not found" in found["harmbench"]["source"]
+    assert set(provenance.task_assets("summarization")) == {"all-minilm-l6-v2"}

@@ -1,9 +1,11 @@
-"""Check that every chapter page's Colab button opens that chapter's .ipynb on main.
+"""Check that every chapter page's Colab button opens that chapter's .ipynb at the book's release.
 
 For each ``book/<slug>.ipynb`` in the repository, the built page
 ``_build/html/book/<slug>.html`` must link to
-``https://colab.research.google.com/github/<owner>/<repo>/blob/main/book/<slug>.ipynb``,
-with owner/repo taken from ``repository.url`` in ``_config.yml``. Usage::
+``https://colab.research.google.com/github/<owner>/<repo>/blob/<branch>/book/<slug>.ipynb``,
+with owner/repo taken from ``repository.url`` in ``_config.yml`` and ``<branch>`` its
+``repository.branch``: the release tag the bootstraps install (``tools/pin_bootstrap.py``
+keeps the two equal). Usage::
 
     python tools/check_launch_buttons.py _build/html
 """

