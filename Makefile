@@ -50,6 +50,7 @@ book: $(STAMP)
 	python tools/check_figures.py _build/html
 	python tools/check_search.py _build/html
 	python tools/check_roles.py _build/html
+	python tools/check_course.py _build/html
 
 test: lint check-pairing unit nbval assignments-quick
 
@@ -86,6 +87,7 @@ student-book: $(STAMP)
 	python tools/check_no_solutions.py _build/student/html
 	python tools/check_html_links.py _build/student/html
 	python tools/check_search.py _build/student/html
+	python tools/check_course.py _build/student/html
 
 # Student versions + grading bundles of assignments/*.md (otter-grader) into _build/assignments.
 assignments: $(STAMP)

@@ -85,6 +85,8 @@ def test_chapter_has_bootstrap_cell_and_required_sections(md):
     assert "**In this chapter.**" in text
     assert "```{prf:theorem}" in text and ":label: thm-" in text
     assert "## Exercises" in text and "```{solution-start}" in text and ":class: dropdown" in text
+    # the line linking the chapter to its autograded assignment (tools/sphinx_ext/course.py)
+    assert "## Exercises\n\n```{assignments-for}\n```" in text
     assert "## Summary" in text
     assert "assert " in text
 

@@ -7,6 +7,8 @@ Differences from the reader's build:
 * ``hide_solutions: true`` plus the local extension ``tools/sphinx_ext/hide_gated_solutions.py``
   (sphinx-exercise 1.2.1 crashes on hidden *gated* solutions without it);
 * ``html_copy_source: false`` — otherwise ``_sources/`` republishes every solution;
+* the reader's local extensions (``local_extensions``) with absolute paths, since the
+  student config is written to another folder and jupyter-book resolves them from there;
 * the notebook execution cache is shared with the reader's build (``_build/.jupyter_cache``),
   so building both executes every chapter once.
 
@@ -27,7 +29,11 @@ def student_config(reader: dict, cache: Path = ROOT / "_build" / ".jupyter_cache
     config = yaml.safe_load(yaml.safe_dump(reader))  # deep copy
     config["title"] = f"{reader['title']} (student edition)"
     sphinx = config.setdefault("sphinx", {})
-    sphinx.setdefault("local_extensions", {})["hide_gated_solutions"] = str(ROOT / "tools" / "sphinx_ext")
+    # The student config is written elsewhere (_build/): the reader's relative paths would not resolve.
+    local = sphinx.setdefault("local_extensions", {})
+    for name, path in local.items():
+        local[name] = str((ROOT / path).resolve())
+    local["hide_gated_solutions"] = str(ROOT / "tools" / "sphinx_ext")
     sphinx_config = sphinx.setdefault("config", {})
     sphinx_config["hide_solutions"] = True
     sphinx_config["html_copy_source"] = False
