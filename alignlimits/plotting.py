@@ -28,6 +28,7 @@ __all__ = [
     "COLORS",
     "COLUMN_WIDTH",
     "ROW_HEIGHT",
+    "SERIES",
     "STYLE",
     "apply_style",
     "label_kl_reward",
@@ -48,6 +49,10 @@ COLORS = {
     "optimizer": "#E69F00",
     "estimate": "#0072B2",
 }
+
+#: Distinct colours for series without a role (reward laws, error models), in order: the
+#: Okabe–Ito palette, colour-blind safe, each colour once. Also matplotlib's colour cycle.
+SERIES = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999")
 
 #: Width in inches of a figure that fills the book's text column (about 700 px; an SVG
 #: inch is 96 px), so that it is shown unscaled and its fonts at their set sizes.
@@ -79,7 +84,7 @@ STYLE: dict[str, Any] = {
     "axes.grid": True,
     "grid.alpha": 0.3,
     "lines.linewidth": 2.0,
-    "axes.prop_cycle": mpl.cycler(color=list(COLORS.values())[1:]),
+    "axes.prop_cycle": mpl.cycler(color=list(SERIES)),
 }
 
 
