@@ -33,10 +33,13 @@ def test_headless_notebook_shows_no_bar_and_live_one_does(tmp_path, monkeypatch)
     nb.cells = [
         nbformat.v4.new_code_cell(loop),  # nbclient: no frontend, as in the book build
         nbformat.v4.new_code_cell("import os, alignlimits.lm\nprint(os.environ.get('HF_HUB_DISABLE_PROGRESS_BARS'))"),
+        # the smoke tier's tokenizer: tokenizers' own bar wrote blank lines between a chapter's prints
+        nbformat.v4.new_code_cell("from alignlimits.lm import models\n_ = models.build_tokenizer(['a b c'] * 50, 300)"),
         nbformat.v4.new_code_cell("os.environ['JPY_SESSION_NAME'] = 'x'\n" + loop),  # as under a Jupyter server
     ]
     NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    headless, hub, live = nb.cells
+    headless, hub, tokenizer, live = nb.cells
+    assert tokenizer.outputs == []
     assert [o.output_type for o in headless.outputs] == ["stream"] and headless.outputs[0].name == "stdout"
     assert hub.outputs[0].text.strip() == "1"
     assert any(o.output_type == "display_data" or o.get("name") == "stderr" for o in live.outputs)
