@@ -67,7 +67,7 @@ check-pairing: $(STAMP)
 unit: $(STAMP)
 	pytest -q -n 2 tests
 	pytest -q -p no:cacheprovider --doctest-modules \
-	  alignlimits/{divergences,tilting,estimator,certify,bon,toys,proxy,dpo,constrained,scaling,tiers,lab,cache,overlay,tables,assets}.py \
+	  alignlimits/{divergences,tilting,estimator,certify,bon,toys,proxy,dpo,constrained,scaling,tiers,lab,cache,overlay,tables,assets,plotting,progress}.py \
 	  $(filter-out %/__init__.py,$(wildcard alignlimits/symbolic/*.py)) \
 	  alignlimits/tasks/__init__.py alignlimits/experiments/{storage,frontier,analysis,rl_runs}.py alignlimits/cli.py
 

@@ -4,7 +4,8 @@ The tier is read from the environment variable ``ALIGNLIMITS_TIER`` here and now
 else:
 
 * ``smoke``   — CI and nbval: seconds per chapter, every code path exercised;
-* ``default`` — the book build and Colab on a CPU: a few minutes per chapter at most;
+* ``default`` — the book build and Colab on a CPU: minutes per chapter (the book's
+  chapter-status page lists them);
 * ``full``    — the real small-language-model runs (background jobs, results committed).
 """
 

@@ -20,7 +20,6 @@ imported only when a slider is drawn.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from alignlimits import bon, plotting, tilting
 from alignlimits._validation import as_betas, as_discrete_problem
+from alignlimits.progress import has_frontend
 
 __all__ = ["best_of_n_explorer", "explore", "frontier_explorer", "is_interactive"]
 
@@ -58,7 +58,7 @@ def is_interactive() -> bool:
     shell = get_ipython()
     if shell is None or not hasattr(shell, "kernel"):
         return False
-    return forced == "0" or "google.colab" in sys.modules or "JPY_SESSION_NAME" in os.environ
+    return forced == "0" or has_frontend()
 
 
 def explore(
@@ -72,11 +72,12 @@ def explore(
 ) -> Figure | Any:
     """Show ``draw(value, axes)`` for ``value`` in ``values``: a slider, or small multiples.
 
-    ``draw`` fills ``rows`` axes (one column) for one value. Interactive: an
-    ``ipywidgets`` selection slider over ``values`` labelled ``label`` (returns the
-    widget). Static: a figure of ``rows × static_count`` axes for values spread evenly
-    over ``values`` (returns the figure, already closed: it is displayed once, as the
-    cell's value, in a notebook; shared y-limits per row).
+    ``draw`` fills ``rows`` axes for one value. Interactive: an ``ipywidgets`` selection
+    slider over ``values`` labelled ``label``, the axes stacked (returns the widget).
+    Static: a figure as wide as the book's text column with one row per value, for
+    ``static_count`` values spread evenly over ``values``, and that value's ``rows``
+    axes side by side (returns the figure, already closed: it is displayed once, as the
+    cell's value, in a notebook; shared y-limits per column).
     """
     values = list(values)
     if not values:
@@ -98,14 +99,15 @@ def explore(
         return ipywidgets.interactive(update, value=slider)
 
     picks = sorted(set(np.linspace(0, len(values) - 1, min(static_count, len(values))).round().astype(int)))
-    fig, axes = plt.subplots(rows, len(picks), figsize=(3.2 * len(picks), 2.8 * rows), squeeze=False)
-    for col, i in enumerate(picks):
-        draw(values[i], list(axes[:, col]))
-    for row in axes:
-        lows, highs = zip(*(ax.get_ylim() for ax in row), strict=True)
-        for ax in row:
+    # One row per value, so that every panel keeps half the column's width and its text
+    # stays readable in the book (a row of four value-columns shrank it to 6 px).
+    fig, axes = plotting.subplots(len(picks), rows, height=2.4 * len(picks), squeeze=False)
+    for row, i in enumerate(picks):
+        draw(values[i], list(axes[row, :]))
+    for column in axes.T:
+        lows, highs = zip(*(ax.get_ylim() for ax in column), strict=True)
+        for ax in column:
             ax.set_ylim(min(lows), max(highs))
-    fig.tight_layout()
     # Closed, so that a notebook shows it once (as the returned value), not a second time
     # when the inline backend flushes open figures at the end of the cell.
     plt.close(fig)
@@ -121,7 +123,7 @@ def _bars(ax: Axes, p0: NDArray, policy: NDArray, r: NDArray, name: str, color: 
     x = np.arange(len(r))
     ax.bar(x - 0.2, p0[order], width=0.4, color=plotting.COLORS["random"], label=r"$\pi_0$")
     ax.bar(x + 0.2, policy[order], width=0.4, color=color, label=name)
-    ax.set_xticks(x, [f"{v:.2g}" for v in r[order]], fontsize=7, rotation=90 if len(r) > 6 else 0)
+    ax.set_xticks(x, [f"{v:.2g}" for v in r[order]], fontsize=8, rotation=90 if len(r) > 6 else 0)
     ax.set_xlabel("responses, sorted by reward $r$")
     ax.set_ylabel("probability")
     ax.legend(loc="upper left")
@@ -147,7 +149,7 @@ def frontier_explorer(
         i = int(np.flatnonzero(stops == beta)[0])
         plotting.plot_frontier(axes[0], curve.kl, curve.gain)
         axes[0].plot(points.kl[i], points.gain[i], "o", color=plotting.COLORS["optimizer"], label=r"$\pi_\beta$")
-        axes[0].set_title(f"β = {beta:.3g}: KL {_show(points.kl[i])}, gain {_show(points.gain[i])}", fontsize=10)
+        axes[0].set_title(f"β = {beta:.3g}: KL {_show(points.kl[i])}, gain {_show(points.gain[i])}")
         _bars(axes[1], p0, tilting.tilt(p0, r, beta), r, r"$\pi_\beta$", plotting.COLORS["optimizer"])
 
     return explore(draw, [float(b) for b in stops], label="β", interactive=interactive)
@@ -175,7 +177,7 @@ def best_of_n_explorer(
         axes[0].plot(points.kl[: i + 1], points.gain[: i + 1], "o-", color=plotting.COLORS["best_of_n"],
                      label="best-of-N", lw=1)
         axes[0].set_xlim(0, max(points.kl.max(), 1e-3) * 1.1)
-        axes[0].set_title(f"N = {n}: KL {_show(points.kl[i])}, gain {_show(points.gain[i])}", fontsize=10)
+        axes[0].set_title(f"N = {n}: KL {_show(points.kl[i])}, gain {_show(points.gain[i])}")
         _bars(axes[1], p0, bon.law(p0, r, n), r, r"$\pi_N$", plotting.COLORS["best_of_n"])
 
     return explore(draw, [int(n) for n in points.n], label="N", interactive=interactive)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from alignlimits import bon, tilting, widgets
+from alignlimits import bon, plotting, tilting, widgets
 
 BASE = np.array([0.5, 0.25, 0.15, 0.07, 0.03])
 REWARD = np.array([0.0, 1.0, 2.0, 3.0, 5.0])
@@ -57,8 +57,9 @@ def test_frontier_static_small_multiples_show_the_tilt_points():
     betas = np.array([0.2, 0.5, 1.0, 3.0, 10.0])
     fig = widgets.frontier_explorer(BASE, REWARD, betas, interactive=False)
     assert isinstance(fig, Figure)
-    axes = np.array(fig.axes).reshape(2, -1)
+    axes = np.array(fig.axes).reshape(-1, 2).T  # one row per stop: frontier, then bars
     assert axes.shape == (2, 4)  # four of the five stops, spread evenly, ends included
+    assert fig.get_size_inches()[0] <= plotting.COLUMN_WIDTH  # shown unscaled in the book
     shown = [0.2, 0.5, 3.0, 10.0]
     front = tilting.frontier(BASE, REWARD, np.array(shown))
     for col, beta in enumerate(shown):
@@ -72,7 +73,7 @@ def test_frontier_static_small_multiples_show_the_tilt_points():
 def test_best_of_n_static_points_are_the_exact_curve():
     ns = [1, 2, 4, 8]
     fig = widgets.best_of_n_explorer(BASE, REWARD, ns, interactive=False)
-    axes = np.array(fig.axes).reshape(2, -1)
+    axes = np.array(fig.axes).reshape(-1, 2).T
     exact = bon.curve(BASE, REWARD, ns)
     last = axes[0, -1].lines[-1]
     assert np.allclose(last.get_xdata(), exact.kl) and np.allclose(last.get_ydata(), exact.gain)

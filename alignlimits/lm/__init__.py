@@ -19,4 +19,10 @@
 Import the submodules explicitly; this package imports nothing heavy by itself.
 """
 
+from alignlimits.progress import quiet_hugging_face
+
 __all__: list[str] = []
+
+# No Hugging Face progress bars in a notebook nobody watches (the book build), and no
+# false padding warning from sampling; terminals keep their bars. See alignlimits.progress.
+quiet_hugging_face()

@@ -37,6 +37,7 @@ import torch
 
 from alignlimits import assets
 from alignlimits.cache import cache_dir
+from alignlimits.progress import show_progress
 
 __all__ = [
     "SMOLLM2_GGUF",
@@ -145,7 +146,14 @@ def build_tokenizer(texts: list[str] | None = None, vocab_size: int = 512) -> An
     if not texts:
         raise ValueError("texts is empty; pass some text to train the tokenizer on.")
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, special_tokens=[EOS_TOKEN, PAD_TOKEN])
+    # tokenizers draws its progress bar with blank lines on a notebook's stdout: only where someone watches.
+    bpe.train_from_iterator(
+        texts,
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=[EOS_TOKEN, PAD_TOKEN],
+        show_progress=show_progress(),
+    )
     tok = PreTrainedTokenizerFast(
         tokenizer_object=bpe._tokenizer, eos_token=EOS_TOKEN, bos_token=EOS_TOKEN, pad_token=PAD_TOKEN
     )

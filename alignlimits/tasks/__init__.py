@@ -23,7 +23,11 @@ from __future__ import annotations
 
 import importlib
 
+from alignlimits.progress import quiet_hugging_face
 from alignlimits.tasks.base import Task, TaskInputs
+
+# The reward models load through transformers: no bars in a notebook nobody watches.
+quiet_hugging_face()
 
 __all__ = ["TASKS", "Task", "TaskInputs", "get_task"]
 
