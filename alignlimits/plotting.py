@@ -89,7 +89,7 @@ STYLE: dict[str, Any] = {
 
 
 def _display_svg() -> bool:
-    """Make an IPython kernel display figures as SVG; False outside one (scripts, tests)."""
+    """Make an IPython kernel display figures as SVG (and PDF, for the book's PDF); False outside one."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -99,8 +99,10 @@ def _display_svg() -> bool:
         return False
     from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-    # No creation date in the file, so an unchanged figure is byte-for-byte unchanged.
-    set_matplotlib_formats("svg", metadata={"Date": None})
+    # SVG for the web pages; PDF too, which the book's PDF (Sphinx's LaTeX builder) embeds as vector
+    # graphics (it cannot use SVG, and the HTML build ignores PDF outputs). No creation date in the
+    # SVG, so an unchanged figure is byte-for-byte unchanged.
+    set_matplotlib_formats("svg", "pdf", metadata={"Date": None})
     return True
 
 
