@@ -36,6 +36,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --no-deps -e .
 	touch $@
 
+# After the build: links, launch buttons, figures, search, roles resolve, and (in headless
+# Chromium: apt-get install -y chromium) no code output, table or equation overflows its column.
 book: $(STAMP)
 	rm -rf _build
 	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . -W --keep-going
@@ -44,6 +46,7 @@ book: $(STAMP)
 	python tools/check_figures.py _build/html
 	python tools/check_search.py _build/html
 	python tools/check_roles.py _build/html
+	python tools/check_overflow.py _build/html
 
 test: lint check-pairing unit nbval assignments-quick
 
