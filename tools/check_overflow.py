@@ -2,8 +2,9 @@ r"""Check in headless Chromium that no code output, table or display equation of
 
 Usage::
 
-    python tools/check_overflow.py _build/html                      # every page
+    python tools/check_overflow.py _build/html                      # every page (make book runs this)
     python tools/check_overflow.py _build/html --pages lm-frontier notation   # quick iteration
+    python tools/check_overflow.py _build/html --phone-scroll-fails  # also list what scrolls on a phone
 
 Every HTML page under the folder is loaded (``genindex``, ``search``, ``py-modindex``,
 redirects, ``_static``, ``_sources`` and ``_modules`` are skipped) in the system Chromium through
@@ -37,7 +38,6 @@ whose visible box is narrower than the extent is a problem of one of these kinds
   textbook's evidence must be readable as laid out; at 400 px acceptable for a table or an
   equation (they cannot be reflowed; the scrollbar says there is more), but a failure for a
   code output, which must wrap on a phone.
-
 * ``wraps N aligned line(s)`` (code outputs at 1280 px only) — the output wraps long lines (as
   the book's CSS makes every output do, so nothing is cut off) and a line laid out in columns
   (two or more gaps of two or more spaces: a fixed-width results table) is wider than
@@ -53,9 +53,10 @@ Chromium's scrollbars are kept (Playwright hides them in headless mode by defaul
 visible scrollbar takes space as it does on a desktop browser, and ``hidden scroll`` can be told
 apart from ``scrolls``.
 
-Prints one line per problem — page, width, kind of element, a snippet of it, the kind of
-problem and by how many pixels — then a summary; exit status 1 if there is any problem,
-2 if Chromium or the pages are missing.
+Prints one line per problem — page, width, kind of element, a snippet of it (the TeX of an
+equation), the kind of problem and by how many pixels — then a summary with the time taken;
+exit status 1 if there is any problem, 2 if Chromium or the pages are missing. One browser
+loads ``--workers`` pages side by side (default: the CPU count, at most 4).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ REDIRECT = re.compile(r"<meta[^>]+http-equiv=.?refresh", re.IGNORECASE)
 
 # Measures one page at the current viewport width. Returns [kind, snippet, problem, px, id].
 MEASURE = r"""
-(phone) => {
+([phone, strict]) => {
   const TOL = 1;
   const col = document.querySelector('article.bd-article') || document.body;
   const cs = getComputedStyle(col), cr = col.getBoundingClientRect();
@@ -102,7 +103,10 @@ MEASURE = r"""
     return e.textContent;
   };
   const snippet = (e, kind) => {
-    let text = kind === 'equation' ? tex(e) : (e.querySelector('caption, thead') || e).textContent;
+    const caption = kind === 'table' && e.querySelector('caption');
+    const head = kind === 'table' && Array.from(e.querySelectorAll('thead th'), th => th.textContent.trim());
+    let text = kind === 'equation' ? tex(e)
+      : caption ? caption.textContent : head && head.length ? head.join(' | ') : e.textContent;
     text = text.replace(/\s+/g, ' ').trim();
     return text.length > 70 ? text.slice(0, 67) + '...' : text;
   };
@@ -128,7 +132,7 @@ MEASURE = r"""
       const bar = node.offsetHeight - node.clientHeight
         - parseFloat(s.borderTopWidth) - parseFloat(s.borderBottomWidth);
       if (bar <= 0) problems.push(['hidden scroll', excess]);
-      else if (!phone || kind === 'output') problems.push(['scrolls', excess]);
+      else if (!phone || kind === 'output' || strict) problems.push(['scrolls', excess]);
       left = nr.left; right = nr.right;                  // the scroll box holds the content
       break;
     }
@@ -209,17 +213,23 @@ def pages(root: Path, patterns: list[str] | None = None) -> list[Path]:
 
 
 def check(
-    root: Path, paths: list[Path], *, workers: int = 2, phone_width: int = PHONE, verbose: bool = False
+    root: Path,
+    paths: list[Path],
+    *,
+    workers: int = 2,
+    phone_width: int = PHONE,
+    phone_scroll_fails: bool = False,
+    verbose: bool = False,
 ) -> tuple[list[Problem], int]:
     """Load each page at :data:`DESKTOP` (chapter pages also at ``phone_width``); the problems and the checks run.
 
     One browser; ``workers`` tabs load pages side by side (each tab is its own renderer process).
     """
-    return asyncio.run(_check(root, paths, workers, phone_width, verbose))
+    return asyncio.run(_check(root, paths, workers, phone_width, phone_scroll_fails, verbose))
 
 
 async def _check(
-    root: Path, paths: list[Path], workers: int, phone_width: int, verbose: bool
+    root: Path, paths: list[Path], workers: int, phone_width: int, phone_scroll_fails: bool, verbose: bool
 ) -> tuple[list[Problem], int]:
     from playwright.async_api import async_playwright
 
@@ -249,7 +259,7 @@ async def _check(
                     await page.set_viewport_size({"width": width, "height": 900})
                     await page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
                 checks += 1
-                for kind, snippet, problem, px in await page.evaluate(MEASURE, width != DESKTOP):
+                for kind, snippet, problem, px in await page.evaluate(MEASURE, [width != DESKTOP, phone_scroll_fails]):
                     found.append(Problem(name, width, kind, snippet, problem, px))
             results[path] = found
             if verbose:
@@ -283,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         default=min(4, os.cpu_count() or 1),
         help="pages loaded side by side (default: CPUs, at most 4)",
     )
+    parser.add_argument(
+        "--phone-scroll-fails",
+        action="store_true",
+        help="also report tables and equations that scroll (visibly) at the phone width: to find them, not required",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="print each page's time as it is checked")
     args = parser.parse_args(argv)
     root = Path(args.root)
@@ -291,8 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no HTML pages to check under {root}" + (f" matching {args.pages}" if args.pages else ""),
               file=sys.stderr)  # fmt: skip
         return 2
+    try:
+        chromium()
+    except SystemExit as missing:
+        print(missing, file=sys.stderr)
+        return 2
     start = time.monotonic()
-    problems, checks = check(root, paths, workers=args.workers, verbose=args.verbose)
+    problems, checks = check(
+        root, paths, workers=args.workers, phone_scroll_fails=args.phone_scroll_fails, verbose=args.verbose
+    )
     for problem in problems:
         print(problem)
     seconds = time.monotonic() - start
