@@ -29,18 +29,21 @@ PAGE = """<!doctype html><html><head><meta name="viewport" content="width=device
 pre {{ margin: 0 }}</style></head>
 <body><article class="bd-article"><div class="cell"><div class="cell_output">{body}</div></div></article>
 </body></html>"""
-WIDE_TEXT = "x = 0.123456 " * 80
+WIDE_TEXT = "x = 0.123456 " * 80  # prose: may wrap
+WIDE_COLUMNS = "  ".join(f"{i:8.4f}" for i in range(12))  # a fixed-width table row: must not wrap at 1280 px
+WRAPS = 'style="white-space:pre-wrap;overflow-wrap:anywhere"'
 SMALL_TABLE = "<table><tr><th>β</th><th>KL</th></tr><tr><td>0.5</td><td>2.169</td></tr></table>"
 # 500 px: fits 600 px at 1280, needs its (visible) scrollbar on a phone, which a table may use.
 MEDIUM_TABLE = '<div style="overflow-x:auto"><table style="width:500px"><tr><td>wide</td></tr></table></div>'
 
 FITS = PAGE.format(body=(
     '<div class="output"><pre>short line</pre></div>'
-    f'<div class="output"><pre style="white-space:pre-wrap;overflow-wrap:anywhere">{WIDE_TEXT}</pre></div>'
+    f'<div class="output"><pre {WRAPS}>{WIDE_TEXT}</pre></div>'
     f"{SMALL_TABLE}{MEDIUM_TABLE}"
 ))  # fmt: skip
 OVERFLOWS = PAGE.format(body=(
     f'<div class="output"><pre style="overflow-x:auto">{WIDE_TEXT}</pre></div>'          # scrolls sideways
+    f'<div class="output"><pre {WRAPS}>aligned\n{WIDE_COLUMNS}</pre></div>'              # wraps a table row
     '<div style="overflow:hidden"><table style="width:900px"><caption>clipped table</caption>'
     "<tr><td>a</td></tr></table></div>"                                                   # clipped
     '<div style="overflow-x:auto;scrollbar-width:none"><table style="width:800px">'
@@ -61,6 +64,7 @@ def test_flags_exactly_the_overflowing_page(tmp_path: Path, capsys: pytest.Captu
                 for line in out.splitlines() if " by " in line}  # fmt: skip
     assert problems == {
         ("book/overflows.html @1280px", "output scrolls"),
+        ("book/overflows.html @1280px", "output wraps 1 aligned line(s)"),  # on a phone, wrapping is fine
         ("book/overflows.html @1280px", "table clipped"),
         ("book/overflows.html @1280px", "table hidden scroll"),
         ("book/overflows.html @1280px", "table column"),
