@@ -39,6 +39,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --no-deps -e .
 	touch $@
 
+# After the build: links, launch buttons, figures, search, roles resolve, and (in headless
+# Chromium: apt-get install -y chromium) no code output, table or equation overflows its column.
 book: $(STAMP)
 	rm -rf _build
 	# Chapters run on every core first (Jupyter Book would run them one at a time); the build
@@ -51,6 +53,7 @@ book: $(STAMP)
 	python tools/check_search.py _build/html
 	python tools/check_roles.py _build/html
 	python tools/check_course.py _build/html
+	python tools/check_overflow.py _build/html
 
 test: lint check-pairing unit nbval assignments-quick
 

@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -1034,11 +1035,31 @@ def _write_table(rows: list[dict], summary: dict, out: io.TextIOBase) -> None:
         )
     cells = [[_cell(r[c]) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    out.write("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)) + "\n")
-    for row in cells:
-        out.write("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) + "\n")
+    for b, block in enumerate(_column_blocks(widths, shutil.get_terminal_size().columns)):
+        out.write("\n" if b else "")
+        out.write("  ".join(cols[i].rjust(widths[i]) for i in block) + "\n")
+        for row in cells:
+            out.write("  ".join(row[i].rjust(widths[i]) for i in block) + "\n")
     if not all(r["reliable"] for r in rows):
         out.write("rows with reliable = no: too few effective samples or a heavy weight tail; do not trust them.\n")
+
+
+def _column_blocks(widths: list[int], room: int) -> list[list[int]]:
+    """Column indices in blocks no wider than ``room`` characters, each led by column 0 (the row's key).
+
+    A table wider than the terminal (or than 80 columns when output is not a terminal, as
+    in a notebook) is printed block after block, as pandas prints a wide frame, instead of
+    wrapping every line.
+    """
+    blocks = [[0]]
+    used = widths[0]
+    for i in range(1, len(widths)):
+        if used + 2 + widths[i] > room and len(blocks[-1]) > 1:
+            blocks.append([0])
+            used = widths[0]
+        blocks[-1].append(i)
+        used += 2 + widths[i]
+    return blocks
 
 
 def _cell(v: object) -> str:

@@ -66,6 +66,30 @@ def test_csv_and_table_agree_with_json(rewards_file, capsys) -> None:
     np.testing.assert_allclose(table_gain, [r["gain"] for r in rows_json], rtol=1e-3)
 
 
+def test_a_table_wider_than_the_terminal_is_printed_in_blocks(rewards_file, capsys, monkeypatch) -> None:
+    path, _, _ = rewards_file
+    args = ["frontier", str(path), "--betas", "0.5,1,2", "--bootstrap", "20"]
+
+    def table(columns: int) -> list[list[str]]:
+        monkeypatch.setenv("COLUMNS", str(columns))
+        lines = run(args, capsys)[1].splitlines()[2:]  # after the summary and the interval lines
+        lines = [line for line in lines if not line.startswith("rows with reliable")]
+        return [block.splitlines() for block in "\n".join(lines).split("\n\n")]
+
+    (wide,) = table(300)
+    header = wide[0].split()
+    assert len(header) > 10 and len(wide) == 1 + 3
+    narrow = table(60)
+    assert len(narrow) > 1 and all(len(block) == 1 + 3 for block in narrow)
+    assert all(len(line) <= 60 for block in narrow for line in block)
+    # every block is led by beta, and together they hold each other column once, in order
+    heads = [block[0].split() for block in narrow]
+    assert all(h[0] == "beta" for h in heads)
+    assert [c for h in heads for c in h[1:]] == header[1:]
+    betas = [row.split()[0] for row in wide[1:]]
+    assert all([row.split()[0] for row in block[1:]] == betas for block in narrow)
+
+
 def test_bootstrap_columns_are_seeded(rewards_file, capsys) -> None:
     path, r, ids = rewards_file
     args = ["frontier", str(path), "--betas", "1,2", "--bootstrap", "200", "--seed", "3", "--json"]

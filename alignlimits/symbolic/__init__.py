@@ -11,6 +11,7 @@ derives and parts can grow independently:
 * :mod:`alignlimits.symbolic.proxy` — proxy rewards, the hacking loss and ensembles;
 * :mod:`alignlimits.symbolic.dpo` — the DPO loss from the Gibbs tilt and its population optimum;
 * :mod:`alignlimits.symbolic.rl` — the shaped reward at the optimum, KL estimators' gradients as losses.
+* :mod:`alignlimits.symbolic.layout` — long results laid out over lines, to fit the page.
 
 Tests check identities with ``sympy.simplify(lhs - rhs) == 0``, never by string.
 """

@@ -22,6 +22,7 @@ __all__ = [
     "gibbs_tilt_expressions",
     "gibbs_variational_identity",
     "identity_residual",
+    "partition_function",
     "simplex_problem",
 ]
 
@@ -122,6 +123,18 @@ def gibbs_optimum(k: int = 3) -> GibbsOptimum:
     return GibbsOptimum(prob, stationary, lam_star, policy, hessian)
 
 
+def partition_function(prob: SimplexProblem) -> sp.Expr:
+    """The normaliser ``Z_β = Σ_i q_i e^{r_i/β}`` of the Gibbs tilt, in ``prob``'s symbols.
+
+    Examples
+    --------
+    >>> from alignlimits.symbolic.objective import partition_function, simplex_problem
+    >>> partition_function(simplex_problem(2))
+    q1*exp(r1/beta) + q2*exp(r2/beta)
+    """
+    return sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r, strict=True))
+
+
 def gibbs_tilt_expressions(k: int = 3) -> tuple[tuple[sp.Expr, ...], SimplexProblem]:
     """The Gibbs tilt written directly, ``q_i e^{r_i/β} / Σ_j q_j e^{r_j/β}``.
 
@@ -133,7 +146,7 @@ def gibbs_tilt_expressions(k: int = 3) -> tuple[tuple[sp.Expr, ...], SimplexProb
     q1*exp(r1/beta)/(q1*exp(r1/beta) + q2*exp(r2/beta))
     """
     prob = simplex_problem(k)
-    z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r, strict=True))
+    z = partition_function(prob)
     return tuple(qi * sp.exp(ri / prob.beta) / z for qi, ri in zip(prob.q, prob.r, strict=True)), prob
 
 
@@ -152,7 +165,7 @@ def gibbs_variational_identity(k: int = 3) -> sp.Eq:
     tilt, prob = gibbs_tilt_expressions(k)
     p_last = 1 - sum(prob.p[:-1])
     p = (*prob.p[:-1], p_last)
-    z = sum(qi * sp.exp(ri / prob.beta) for qi, ri in zip(prob.q, prob.r, strict=True))
+    z = partition_function(prob)
     lhs = sum(pi * ri for pi, ri in zip(p, prob.r, strict=True)) - prob.beta * sum(
         pi * sp.log(pi / qi) for pi, qi in zip(p, prob.q, strict=True)
     )
