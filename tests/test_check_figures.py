@@ -30,10 +30,12 @@ def _site(tmp_path, images):
 
 def _figure(width_in, fmt, dpi=150):
     def write(path):
-        fig = plt.figure(figsize=(width_in, 3))
-        fig.add_subplot().plot([0, 1])
-        fig.savefig(path, format=fmt, dpi=dpi)
-        plt.close(fig)
+        # the full figure, whatever style an earlier test left (the book's crops to a tight box)
+        with plt.rc_context({"savefig.bbox": "standard"}):
+            fig = plt.figure(figsize=(width_in, 3))
+            fig.add_subplot().plot([0, 1])
+            fig.savefig(path, format=fmt, dpi=dpi)
+            plt.close(fig)
 
     return write
 
