@@ -114,8 +114,8 @@ pdf: $(STAMP)
 	mkdir -p _build/pdf
 	cp _build/latex/book.pdf _build/pdf/alignlimits.pdf
 	cp _build/.student-pdf/_build/latex/book.pdf _build/pdf/alignlimits-student.pdf
-	python tools/check_pdf.py _build/pdf/alignlimits.pdf
-	python tools/check_pdf.py _build/pdf/alignlimits-student.pdf
+	python tools/check_pdf.py _build/pdf/alignlimits.pdf --latex-log _build/latex/book.log
+	python tools/check_pdf.py _build/pdf/alignlimits-student.pdf --latex-log _build/.student-pdf/_build/latex/book.log
 	python tools/check_no_solutions.py _build/pdf/alignlimits.pdf --expect-present
 	python tools/check_no_solutions.py _build/pdf/alignlimits-student.pdf
 

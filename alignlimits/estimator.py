@@ -5,7 +5,7 @@ For one prompt with samples ``y_1..y_n ~ π0`` and rewards ``r_i``, the Gibbs ti
 empirical base distribution (mass ``1/n`` on each sample) is tilted exactly, giving
 weights
 
-.. math::  w̃_i = \mathrm{softmax}(r/β)_i = e^{r_i/β} / Σ_j e^{r_j/β}.
+.. math::  \tilde w_i = \mathrm{softmax}(r/β)_i = e^{r_i/β} / \textstyle\sum_j e^{r_j/β}.
 
 The plug-in frontier point is the exact frontier of that empirical problem:
 

@@ -101,7 +101,7 @@ class FormFit:
     ----------
     form : ``"bon"`` or ``"rl"``.
     alpha, beta : fitted parameters; ``alpha_se``, ``beta_se`` their standard errors,
-        ``sqrt(diag(s² (XᵀX)⁻¹))`` with ``s² = RSS/(n − 2)`` (the forms are linear in
+        ``sqrt(diag(s² (X^T X)⁻¹))`` with ``s² = RSS/(n − 2)`` (the forms are linear in
         ``(α, β)``; 0 for a perfect fit). They treat the residuals as independent noise,
         which an exact curve's systematic misfit is not: read them as a scale, not a test.
     residuals : ``R_i − f(d_i)``, shape ``(n,)``.
@@ -195,7 +195,7 @@ def fit_form(kl: ArrayLike, gain: ArrayLike, name: str = "bon") -> FormFit:
     residuals = r - f(d, *params)
     rms = float(np.sqrt(np.mean(residuals**2)))
     scale = float(np.max(np.abs(r)))
-    # The model is linear, so the covariance is s² (XᵀX)⁻¹ with s² = RSS/(n − 2) (0 for a perfect fit).
+    # The model is linear, so the covariance is s² (X^T X)⁻¹ with s² = RSS/(n − 2) (0 for a perfect fit).
     dof = max(r.size - 2, 1)
     cov = float(residuals @ residuals) / dof * np.linalg.pinv(basis.T @ basis)
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))

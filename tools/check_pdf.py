@@ -10,7 +10,10 @@ Reads the PDF with poppler (``pdfinfo``, ``pdftotext``, ``pdfimages``) and check
   citation brackets ``[]``;
 * the bibliography is there, with at least one entry of ``book/references.bib`` cited by a chapter;
 * theorem and exercise boxes came through (``Theorem`` and ``Exercise`` captions), and the book's
-  figures are embedded (at least one image per chapter that draws one in its source).
+  figures are embedded (at least one image per chapter that draws one in its source);
+* with ``--latex-log``, no character went missing: XeLaTeX only *warns* when a font has no glyph
+  for a character (a Greek letter in math set in Computer Modern, a symbol the code font lacks) and
+  leaves a blank, so the check reads those warnings from the LaTeX log.
 
 Solutions are checked separately, by ``tools/check_no_solutions.py`` (which reads PDFs too).
 Prints one line per problem and a summary; exit status 1 on any problem.
@@ -101,15 +104,34 @@ def problems(pdf: Path, toc: Path) -> list[str]:
     return found
 
 
+#: XeLaTeX's warning for a character the current font has no glyph for (the PDF gets nothing there).
+MISSING_CHARACTER = re.compile(r"^Missing character: There is no (\S+) .*?in font ([^!/\n]+)", flags=re.M)
+
+
+def missing_characters(log_text: str) -> list[str]:
+    """One problem per distinct (character, font) that XeLaTeX's log says went missing, with its count."""
+    counts: dict[tuple[str, str], int] = {}
+    for m in MISSING_CHARACTER.finditer(log_text):
+        key = (m.group(1), m.group(2).strip())
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        f"{n} × missing character {char} (U+{ord(char[0]):04X}) in font {font}" for (char, font), n in counts.items()
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pdf", type=Path, help="the book's PDF")
     parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml", help="the table of contents built")
+    parser.add_argument("--latex-log", type=Path, default=None, help="the LaTeX log of the run that made the PDF")
     args = parser.parse_args(argv)
-    if not args.pdf.is_file():
-        print(f"{args.pdf} does not exist: run `make pdf` first")
-        return 2
+    for path in (args.pdf, args.latex_log):
+        if path is not None and not path.is_file():
+            print(f"{path} does not exist: run `make pdf` first")
+            return 2
     found = problems(args.pdf, args.toc)
+    if args.latex_log is not None:
+        found += missing_characters(args.latex_log.read_text(encoding="utf-8", errors="replace"))
     for line in found:
         print(line)
     print(f"{len(found)} problems")

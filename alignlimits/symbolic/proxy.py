@@ -7,7 +7,7 @@ Notation: base ``q`` over ``k`` outcomes, true reward ``r``, error ``e``, proxy
 * :func:`loss_scale_derivative` — for ``r̂_t = r + t e``:
   ``d/dt β KL(π̂_t‖π_β) = t Var_{π̂_t}(e)/β``, so the loss is
   ``(1/β) ∫_0^1 t Var_{π̂_t}(e) dt`` and grows with the error scale;
-* :func:`gaussian_tilt_shift` — tilting ``N(μ, Σ)`` by ``e^{aᵀx/β}`` gives ``N(μ + Σa/β, Σ)``;
+* :func:`gaussian_tilt_shift` — tilting ``N(μ, Σ)`` by ``e^{a^T x/β}`` gives ``N(μ + Σa/β, Σ)``;
 * :func:`gaussian_proxy_loss` — for jointly Gaussian ``(r, e)`` (any correlation) the loss
   is exactly ``s²/(2β)``;
 * :func:`gaussian_matched_gap` — the gap at matched KL ``(σ/β)(sqrt(σ² + s²) − σ)``
@@ -157,10 +157,10 @@ def gaussian_symbols() -> GaussianSymbols:
 
 
 def gaussian_tilt_shift() -> sp.Expr:
-    r"""Gradient in ``x`` of ``[log N(x; μ, Σ) + aᵀx/β] − log N(x; μ + Σa/β, Σ)`` (should be 0).
+    r"""Gradient in ``x`` of ``[log N(x; μ, Σ) + a^T x/β] − log N(x; μ + Σa/β, Σ)`` (should be 0).
 
     A zero gradient means the two log-densities differ by a constant, so the tilt of
-    a Gaussian by ``e^{aᵀx/β}`` is the Gaussian shifted by ``Σa/β`` with the same
+    a Gaussian by ``e^{a^T x/β}`` is the Gaussian shifted by ``Σa/β`` with the same
     covariance. Returns the 2-vector (a ``Matrix``) after simplification.
 
     Examples
@@ -184,7 +184,7 @@ def gaussian_tilt_shift() -> sp.Expr:
 
 
 def _gaussian_kl_same_cov(delta: sp.Matrix, cov: sp.Matrix) -> sp.Expr:
-    """KL between Gaussians with one covariance and means ``delta`` apart: ``δᵀΣ⁻¹δ/2``."""
+    """KL between Gaussians with one covariance and means ``delta`` apart: ``δ^T Σ⁻¹δ/2``."""
     return (delta.T * cov.inv() * delta)[0, 0] / 2
 
 
@@ -193,7 +193,7 @@ def gaussian_proxy_loss() -> sp.Eq:
 
     ``π_β`` tilts by ``r/β = (1, 0)·x/β`` and ``π̂_β`` by ``(1, 1)·x/β``, so their means
     are ``Σ(1,0)/β`` and ``Σ(1,1)/β`` (:func:`gaussian_tilt_shift`), ``δ = Σ(0,1)/β``
-    and ``δᵀΣ⁻¹δ = (0,1)Σ(0,1)/β² = s²/β²``.
+    and ``δ^T Σ⁻¹δ = (0,1)Σ(0,1)/β² = s²/β²``.
 
     Examples
     --------
@@ -275,8 +275,8 @@ def gaussian_gain_fraction() -> sp.Eq:
 def ensemble_error_variance(m: int | None = None) -> sp.Eq:
     r"""``Var((1/m) Σ_j e_j) = s²(ρ + (1 − ρ)/m)`` for pairwise correlation ρ.
 
-    With ``m`` an integer the covariance matrix ``s²((1 − ρ)I + ρ11ᵀ)`` is built and
-    ``1ᵀΣ1/m²`` computed; with ``m=None`` the same count is done symbolically:
+    With ``m`` an integer the covariance matrix ``s²((1 − ρ)I + ρ11^T)`` is built and
+    ``1^T Σ1/m²`` computed; with ``m=None`` the same count is done symbolically:
     ``m`` diagonal terms ``s²`` and ``m(m − 1)`` off-diagonal terms ``ρs²``.
 
     Examples
