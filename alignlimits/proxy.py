@@ -6,7 +6,7 @@ exact (no sampling) for a discrete base ``π0`` over ``k`` outcomes:
 
 * **loss in the true objective** (Gibbs variational identity with ``π = π̂_β``)
 
-  .. math:: [E_{π_β} r − β KL(π_β‖π0)] − [E_{π̂_β} r − β KL(π̂_β‖π0)] = β KL(π̂_β‖π_β) ≥ 0;
+  .. math:: [E_{π_β} r − β KL(π_β‖π0)] − [E_{\hat π_β} r − β KL(\hat π_β‖π0)] = β KL(\hat π_β‖π_β) ≥ 0;
 
 * **gap at matched KL**: ``Δ*(KL(π̂_β‖π0)) − (E_{π̂_β} r − E_{π0} r)``, the true gain the
   proxy policy leaves on the table against the best policy spending the same budget;

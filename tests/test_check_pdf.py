@@ -32,6 +32,11 @@ def test_each_missing_character_is_one_problem_with_its_count() -> None:
     ]
 
 
+def test_embedded_figures_are_counted_from_the_log() -> None:
+    log = "<use 3d95.pdf> <use 43ba.pdf>\n[12] <use logo.png>\n<use not-a-figure.tex>\n"
+    assert check_pdf.embedded_graphics(log) == 3
+
+
 def test_a_clean_log_has_no_problem() -> None:
     assert check_pdf.missing_characters("Output written on book.pdf (395 pages).\n") == []
 

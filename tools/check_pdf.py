@@ -67,7 +67,15 @@ def bib_titles(keys: set[str], bib: Path = ROOT / "book" / "references.bib") -> 
     return titles
 
 
-def problems(pdf: Path, toc: Path) -> list[str]:
+def embedded_graphics(log_text: str) -> int:
+    """How many graphics files XeLaTeX embedded, from its log (``<use file.pdf>``, one per inclusion).
+
+    The book's figures are vector PDFs, which ``pdfimages`` does not list (it lists raster images only).
+    """
+    return len(re.findall(r"<use [^>]+\.(?:pdf|png|jpe?g)>", log_text))
+
+
+def problems(pdf: Path, toc: Path, latex_log: str | None = None) -> list[str]:
     sources = toc_sources(toc)
     chapters = sources  # the landing page and the appendices too: each is a chapter of the PDF
     found = []
@@ -98,6 +106,8 @@ def problems(pdf: Path, toc: Path) -> list[str]:
             found.append(f"no {caption!r} box in the text")
     drawing = [s for s in sources if DRAWS.search(s.read_text(encoding="utf-8"))]
     images = max(0, len(_poppler("pdfimages", "-list", str(pdf)).splitlines()) - 2)  # two header lines
+    if latex_log is not None:
+        images = max(images, embedded_graphics(latex_log))
     if images < len(drawing):
         found.append(f"{images} images embedded, but {len(drawing)} chapters draw figures")
     print(f"{pdf.name}: {pages} pages, {len(chapters)} chapters, {images} images, {len(titles)} cited titles checked")
@@ -129,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         if path is not None and not path.is_file():
             print(f"{path} does not exist: run `make pdf` first")
             return 2
-    found = problems(args.pdf, args.toc)
-    if args.latex_log is not None:
-        found += missing_characters(args.latex_log.read_text(encoding="utf-8", errors="replace"))
+    log = args.latex_log.read_text(encoding="utf-8", errors="replace") if args.latex_log is not None else None
+    found = problems(args.pdf, args.toc, log)
+    if log is not None:
+        found += missing_characters(log)
     for line in found:
         print(line)
     print(f"{len(found)} problems")
