@@ -105,12 +105,12 @@ assignments-quick: $(STAMP)
 # texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk poppler-utils, see .ci/run).
 # Chapters come from the execution cache of `make book` at the same tier when there is one.
 pdf: $(STAMP)
-	rm -rf _build/latex _build/.student-pdf _build/pdf
+	rm -rf _build/latex _build/.student-pdf _build/pdf _build/student-pdf-config.yml
 	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) python tools/execute_book.py --jobs $(BOOK_JOBS)
 	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . --builder pdflatex
-	python tools/student_config.py _build/student-config.yml
+	python tools/student_config.py _build/student-pdf-config.yml  # its own file: CI builds the PDFs and the student site at once
 	ALIGNLIMITS_TIER=$(ALIGNLIMITS_TIER) jupyter-book build . --builder pdflatex \
-	  --config _build/student-config.yml --path-output _build/.student-pdf
+	  --config _build/student-pdf-config.yml --path-output _build/.student-pdf
 	mkdir -p _build/pdf
 	cp _build/latex/book.pdf _build/pdf/alignlimits.pdf
 	cp _build/.student-pdf/_build/latex/book.pdf _build/pdf/alignlimits-student.pdf
