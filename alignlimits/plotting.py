@@ -24,6 +24,8 @@ from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
 
+from alignlimits.progress import in_kernel
+
 __all__ = [
     "COLORS",
     "COLUMN_WIDTH",
@@ -90,12 +92,7 @@ STYLE: dict[str, Any] = {
 
 def _display_svg() -> bool:
     """Make an IPython kernel display figures as SVG (and PDF, for the book's PDF); False outside one."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "kernel"):
+    if not in_kernel():
         return False
     from matplotlib_inline.backend_inline import set_matplotlib_formats
 

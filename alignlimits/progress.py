@@ -24,7 +24,15 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["ENV_VAR", "PaddedCompletionFilter", "has_frontend", "quiet_hugging_face", "show_progress", "tqdm"]
+__all__ = [
+    "ENV_VAR",
+    "PaddedCompletionFilter",
+    "has_frontend",
+    "in_kernel",
+    "quiet_hugging_face",
+    "show_progress",
+    "tqdm",
+]
 
 #: Environment variable forcing progress bars on (``1``) or off (``0``).
 ENV_VAR = "ALIGNLIMITS_PROGRESS"
@@ -40,8 +48,14 @@ def has_frontend() -> bool:
     return "google.colab" in sys.modules or "JPY_SESSION_NAME" in os.environ
 
 
-def _in_kernel() -> bool:
-    """True inside an IPython kernel (a notebook), False in a terminal, a script or pytest."""
+def in_kernel() -> bool:
+    """True inside an IPython kernel (a notebook), False in a terminal, a script or pytest.
+
+    Examples
+    --------
+    >>> in_kernel()  # a doctest runs in no kernel
+    False
+    """
     if "IPython" not in sys.modules:  # a kernel has imported it already: no import cost here
         return False
     from IPython import get_ipython
@@ -79,7 +93,7 @@ def show_progress() -> bool:
         raise ValueError(f"{ENV_VAR} must be 1 (bars), 0 (no bars) or unset, got {forced!r}")
     if forced:
         return forced == "1"
-    return not _in_kernel() or has_frontend()
+    return not in_kernel() or has_frontend()
 
 
 def tqdm(*args: Any, **kwargs: Any) -> Any:

@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from alignlimits import bon, plotting, tilting
 from alignlimits._validation import as_betas, as_discrete_problem
-from alignlimits.progress import has_frontend
+from alignlimits.progress import has_frontend, in_kernel
 
 __all__ = ["best_of_n_explorer", "explore", "frontier_explorer", "is_interactive"]
 
@@ -52,13 +52,9 @@ def is_interactive() -> bool:
         return False
     try:
         import ipywidgets  # noqa: F401
-        from IPython import get_ipython
     except ImportError:
         return False
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "kernel"):
-        return False
-    return forced == "0" or has_frontend()
+    return in_kernel() and (forced == "0" or has_frontend())
 
 
 def explore(

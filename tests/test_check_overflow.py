@@ -5,7 +5,6 @@ Needs Chromium (CI installs it); skipped without one.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -15,11 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 try:
     import check_overflow
+    from browser import find_chromium
 finally:
     sys.path.pop(0)
 
 pytestmark = pytest.mark.skipif(
-    not any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")),
+    find_chromium() is None,
     reason="needs Chromium (apt-get install -y chromium), which the overflow check drives",
 )
 

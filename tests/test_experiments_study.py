@@ -177,6 +177,24 @@ def test_the_pilot_and_study_run_from_the_command_line(tmp_path, capsys) -> None
     assert "separate experiments" in capsys.readouterr().err
     assert cli.main(["rl", "--task", "safety", "--tier", "smoke", "--study", "--seeds", "4"]) == 2
     assert "drop ['--seeds']" in capsys.readouterr().err
+    assert cli.main(["rl", "--task", "safety", "--tier", "smoke", "--pilot", "--part", "pairs"]) == 2
+    assert "give it with --study" in capsys.readouterr().err
+
+
+def test_the_pairs_part_is_the_zero_step_run_and_each_main_run_with_its_control() -> None:
+    everything = study.study_configs("summarization", "smoke")
+    pairs = study.study_configs("summarization", "smoke", part="pairs")
+    assert pairs[0] == everything[0] and pairs[0].steps == 0
+    trained = pairs[1:]
+    assert [(c.method, c.reward_signal) for c in trained] == [
+        (m, signal) for m in rl_runs.METHODS for signal in ("task", "shuffled")
+    ]
+    assert all(c.kl_coef == study.STUDY_KL_COEFS[0] and c.seed == study.STUDY_SEEDS[0] for c in trained)
+    assert all(c.placement == "reward" for c in trained)
+    keys = [c.key() for c in everything]
+    assert [keys.index(c.key()) for c in pairs] == sorted(keys.index(c.key()) for c in pairs)  # same runs, same order
+    with pytest.raises(ValueError, match="unknown study part"):
+        study.study_configs("safety", "smoke", part="seeds")
 
 
 def test_distillation_runs_share_one_sampling_pass_and_evaluate(tmp_path) -> None:

@@ -10,19 +10,12 @@ appear and that the page references MathJax only locally. Usage::
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise SystemExit("Chromium is not installed: `apt-get install -y chromium` (CI does this).")
+from browser import chromium
 
 
 def main(page: str) -> int:

@@ -66,11 +66,12 @@ import asyncio
 import fnmatch
 import os
 import re
-import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from browser import chromium
 
 #: Viewport widths in CSS pixels: every page at the first, chapter pages also at the second.
 DESKTOP, PHONE = 1280, 400
@@ -189,12 +190,6 @@ class Problem:
         return f"{self.page} @{self.width}px: {self.kind} {self.problem} by {self.px}px: {self.snippet!r}"
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise SystemExit("Chromium is not installed: `apt-get install -y chromium` (CI does this).")
 
 
 def pages(root: Path, patterns: list[str] | None = None) -> list[Path]:

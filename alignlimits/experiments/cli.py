@@ -134,6 +134,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run the long runs (study.study_configs: zero-step check, main runs and controls, second β, more "
         "seeds, GRPO's k3-in-the-loss variant) into the study file",
     )
+    rl.add_argument(
+        "--part",
+        choices=("all", "pairs"),
+        default=None,
+        help="with --study: 'pairs' runs only the zero-step check and each method's main run with its shuffled "
+        "control (default: all)",
+    )
     rl.add_argument("--steps", type=int, default=None, help="override the tier's number of steps")
     rl.add_argument("--work-dir", default=None, help="checkpoint folder (default: <cache>/runs)")
     output_help = (
@@ -163,6 +170,8 @@ def _main_rl(args: argparse.Namespace) -> int:
     chosen = [flag for flag in ("tune", "control", "pilot", "study") if getattr(args, flag)]
     if len(chosen) > 1:
         raise ValueError(f"{', '.join('--' + c for c in chosen)} are separate experiments; give one.")
+    if args.part is not None and not args.study:
+        raise ValueError("--part chooses a part of the study; give it with --study.")
     if args.pilot or args.study:
         from alignlimits.experiments import study
 
@@ -173,7 +182,7 @@ def _main_rl(args: argparse.Namespace) -> int:
         if args.pilot:
             configs = study.pilot_configs(args.task, args.tier, methods=args.methods)
         else:
-            configs = study.study_configs(args.task, args.tier, methods=args.methods)
+            configs = study.study_configs(args.task, args.tier, methods=args.methods, part=args.part or "all")
         variant = "pilot" if args.pilot else "study"
         overrides, default, label = {}, rl_runs.runs_path(args.task, configs[0].tier, variant), f"{variant} runs"
     elif args.control:

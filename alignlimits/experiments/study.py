@@ -64,6 +64,7 @@ __all__ = [
     "PILOT_TASK",
     "STUDY_KL_COEFS",
     "STUDY_LRS",
+    "STUDY_PARTS",
     "STUDY_SEEDS",
     "PilotScore",
     "choose_pilot_lr",
@@ -79,6 +80,9 @@ __all__ = [
 #: β of the penalty in the reward, main coefficient first (the same for both methods and both tasks:
 #: on both, the 64-sample frontier puts π_0.1 at ≈ 0.3 nats and π_0.03 at ≈ 2 nats).
 STUDY_KL_COEFS: tuple[float, ...] = (0.1, 0.03)
+#: The parts of the study :func:`study_configs` can return: ``"all"`` of it, or only the zero-step run and
+#: each RL method's main run with its shuffled control (``"pairs"``).
+STUDY_PARTS: tuple[str, ...] = ("all", "pairs")
 #: Seeds at the main coefficient (the second coefficient, the controls and the secondary variant use the first).
 STUDY_SEEDS: tuple[int, ...] = (1, 2, 3)
 #: The GRPO paper's β for its k3 estimator in the loss (the secondary variant).
@@ -187,7 +191,7 @@ def distill_configs(task: str, tier: str | None = None) -> list[LMRunConfig]:
 
 
 def study_configs(
-    task: str, tier: str | None = None, *, methods: Sequence[str] = RUN_METHODS
+    task: str, tier: str | None = None, *, methods: Sequence[str] = RUN_METHODS, part: str = "all"
 ) -> list[LMRunConfig]:
     """The study's runs of ``task`` (``methods`` from :data:`~alignlimits.experiments.rl_runs.RUN_METHODS`),
     in the order worth running them.
@@ -195,11 +199,15 @@ def study_configs(
     First the zero-step run, then per RL method the main run of the first seed and its
     shuffled control (the pair that says whether the method learned) and the second β;
     distillation (:func:`distill_configs`); the other seeds; GRPO's k3-in-the-loss variant last.
+    ``part="pairs"`` keeps only the zero-step run and those pairs (one of :data:`STUDY_PARTS`):
+    the runs that decide whether a method learned, worth having before the rest.
     """
     tier = current_tier() if tier is None else tier
     unknown = sorted(set(methods) - set(RUN_METHODS))
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {RUN_METHODS}.")
+    if part not in STUDY_PARTS:
+        raise ValueError(f"unknown study part {part!r}; choose from {STUDY_PARTS}.")
     sizes = study_sizes(tier)
     main, second = STUDY_KL_COEFS
     first, *others = STUDY_SEEDS
@@ -212,6 +220,9 @@ def study_configs(
             _config(task, method, main, first, tier, lr, reward_signal="shuffled", **sizes),
             _config(task, method, second, first, tier, lr, **sizes),
         ]
+    if part == "pairs":
+        main_seed = {"kl_coef": main, "seed": first}
+        return [c for c in configs if c.steps == 0 or all(getattr(c, k) == v for k, v in main_seed.items())]
     if "distill" in methods:
         configs += distill_configs(task, tier)
     for seed in others:
