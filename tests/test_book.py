@@ -72,12 +72,12 @@ def test_chapter_has_bootstrap_cell_and_required_sections(md):
         assert "lm" in extras, "a chapter that uses torch must install alignlimits[lm]"
     # The task rewards and judges need the tasks extra: importing alignlimits.tasks, running an
     # experiment (run_frontier scores with them), training RL on the tasks (rl_runs.run, sweep, build,
-    # evaluate), or the committed-or-live loaders (committed.frontier_results / rl_results run live at the
-    # smoke tier). Only loading committed results (load_frontier, rl_runs.load_runs / committed_sweep)
+    # evaluate), or the committed-or-live loaders (committed.frontier_results / rl_results / study_results
+    # run live at the smoke tier). Only loading committed results (load_frontier, rl_runs.load_runs / committed_sweep)
     # needs nothing more; the Colab simulation checks it.
     uses_tasks = (
         r"^\s*(import alignlimits\.tasks|from alignlimits(\.tasks| import .*\btasks\b))"
-        r"|\brun_frontier\(|\brl_runs\.(run|sweep|build|evaluate)\(|\bcommitted\.(frontier_results|rl_results)\("
+        r"|\brun_frontier\(|\brl_runs\.(run|sweep|build|evaluate)\(|\bcommitted\.(frontier_results|rl_results|study_results)\("
     )
     if re.search(uses_tasks, text, re.M):
         assert {"lm", "tasks"} <= extras, "a chapter that scores task outputs must install alignlimits[lm,tasks]"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -259,3 +260,107 @@ def test_path_points_pair_every_evaluation_with_the_zero_step_run() -> None:
     assert points[2].judge_gain == pytest.approx(2 * points[2].gain)
     mean, se = analysis.paired_difference(run["eval"], zero["eval"])
     assert (points[2].gain, points[2].gain_se) == (mean, se)
+
+
+# ---------------------------------------------------------------------------- the long runs (study)
+
+
+def _brute_paired(a: dict, b: dict, key: str = "reward") -> tuple[float, float]:
+    """Per-prompt means by loops, their differences, mean and se: the definition, written out."""
+    diffs = []
+    for prompt in sorted(set(a["prompt_index"])):
+        mean_a = np.mean([v for i, v in zip(a["prompt_index"], a[key], strict=True) if i == prompt])
+        mean_b = np.mean([v for i, v in zip(b["prompt_index"], b[key], strict=True) if i == prompt])
+        diffs.append(mean_a - mean_b)
+    return float(np.mean(diffs)), float(np.std(diffs, ddof=1) / np.sqrt(len(diffs)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 6), st.integers(1, 4), st.floats(-1.0, 1.0), st.integers(0, 2**31))
+def test_control_gains_against_a_direct_paired_computation(n_prompts, per_prompt, shift, seed) -> None:
+    rng = np.random.default_rng(seed)
+    cfg = {"method": "grpo", "kl_coef": 0.1, "seed": 1, "steps": 4, "lr": 1e-4}
+    run = {"config": cfg, "eval": fake_eval(rng, n_prompts, per_prompt, shift)}
+    control = {"config": {**cfg, "reward_signal": "shuffled"}, "eval": fake_eval(rng, n_prompts, per_prompt)}
+    (g,) = analysis.control_gains([control, run])
+    gain, se = _brute_paired(run["eval"], control["eval"])
+    judge, judge_se = _brute_paired(run["eval"], control["eval"], "judge")
+    assert g.gain == pytest.approx(gain, abs=1e-12) and g.se == pytest.approx(se, rel=1e-9)
+    assert g.judge_gain == pytest.approx(judge, abs=1e-12) and g.judge_se == pytest.approx(judge_se, rel=1e-9)
+    assert g.z == pytest.approx(gain / se) and g.learned == (gain / se > analysis.LEARNED_Z)
+    assert g.kl == pytest.approx(np.mean(run["eval"]["kl_exact"]))
+    assert (g.method, g.beta, g.seed) == ("grpo", 0.1, 1)
+
+
+def test_control_gains_pair_only_identical_configs() -> None:
+    rng = np.random.default_rng(0)
+    cfg = {"method": "ppo", "kl_coef": 0.1, "seed": 1, "steps": 4, "lr": 3e-5}
+    runs = [
+        {"config": {**cfg, "seed": 2}, "eval": fake_eval(rng)},  # another seed: not the control's run
+        {"config": {**cfg, "reward_signal": "shuffled"}, "eval": fake_eval(rng)},
+        {"config": {**cfg, "method": "grpo", "reward_signal": "shuffled"}, "eval": fake_eval(rng)},  # no run yet
+    ]
+    assert analysis.control_gains(runs) == []
+    runs.append({"config": cfg, "eval": fake_eval(rng, shift=5.0)})
+    (g,) = analysis.control_gains(runs)
+    assert (g.method, g.seed) == ("ppo", 1) and g.learned  # a shift of 5 against noise of about 0.8 per prompt
+
+
+def _hand_interpolation(x: float, xs: list[float], ys: list[float]) -> float:
+    """Linear interpolation by hand: find the bracketing pair and weigh its ends."""
+    pairs = sorted(zip(xs, ys, strict=True))
+    for (x0, y0), (x1, y1) in itertools.pairwise(pairs):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return float("nan")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(0.0, 1.0), st.floats(-0.5, 1.0), st.floats(0.0, 0.1))
+def test_matched_share_against_a_hand_interpolation(where, gain, gain_se) -> None:
+    rng = np.random.default_rng(5)
+    r, j = rng.normal(size=(6, 32)), rng.normal(size=(6, 32))
+    c = lab.lab_curves(r, j, np.geomspace(0.05, 20, 40), (1, 2, 4, 8), n_boot=20, rng=np.random.default_rng(2))
+    inside = [(k, i) for i, k in enumerate(c.kl) if k <= c.kl_ceiling]
+    xs = [0.0] + [k for k, _ in inside]
+    kl = where * 1.2 * c.kl_ceiling  # a fifth of the draws lie beyond the ceiling
+    s = analysis.matched_share(c, kl, gain, gain_se)
+    limit = _hand_interpolation(kl, xs, [0.0] + [c.gain_reward[i] for _, i in inside])
+    low = _hand_interpolation(kl, xs, [0.0] + [c.bands["gain_reward"][0][i] for _, i in inside])
+    high = _hand_interpolation(kl, xs, [0.0] + [c.bands["gain_reward"][1][i] for _, i in inside])
+    if np.isnan(limit):
+        assert kl > max(xs) and np.isnan(s.limit) and np.isnan(s.share)
+        return
+    assert s.limit == pytest.approx(limit, abs=1e-12)
+    assert (s.limit_low, s.limit_high) == (pytest.approx(low, abs=1e-12), pytest.approx(high, abs=1e-12))
+    if limit > 0:
+        assert s.share == pytest.approx(gain / limit) and s.share_se == pytest.approx(gain_se / limit)
+    if high > 0 and low > 0:
+        assert s.share_low == pytest.approx(gain / high) and s.share_high == pytest.approx(gain / low)
+    assert s.reliable == (kl <= analysis.reliable_kl(c))
+    bon = _hand_interpolation(kl, list(c.bon_kl), list(c.bon_gain_reward))
+    assert s.bon_gain == pytest.approx(bon, abs=1e-12, nan_ok=True)
+
+
+@pytest.mark.parametrize(("kl", "gain", "message"), [(-0.1, 0.1, "kl must be"), (np.nan, 0.1, "kl must be"),
+                                                     (0.1, np.inf, "gain must be")])  # fmt: skip
+def test_matched_share_refuses_bad_input(curves, kl, gain, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        analysis.matched_share(curves, kl, gain)
+
+
+def test_run_cost_reads_the_provenance() -> None:
+    prov = {"samples_trained": 100, "wall_time_s": 1800.0, "train_time_s": 900.0, "sampling_time_s": 900.0,
+            "hardware": {"device": "cpu", "torch_threads": 2}}  # fmt: skip
+    cost = analysis.run_cost({"provenance": prov})
+    assert (cost.samples_drawn, cost.samples_trained, cost.per_answer) == (100, 100, 1)  # drawn: trained by default
+    assert cost.cpu_hours == pytest.approx(1.0) and cost.train_hours == pytest.approx(1.0)  # two threads
+
+
+def test_path_points_measure_the_length_change_like_the_gains() -> None:
+    rng = np.random.default_rng(2)
+    zero = {"eval": fake_eval(rng, 5, 3)}
+    run = {"config": {"steps": 3}, "eval": fake_eval(rng, 5, 3, shift=0.2)}
+    last = analysis.path_points(run, zero)[-1]
+    assert (last.length_change, last.length_change_se) == pytest.approx(_brute_paired(run["eval"], zero["eval"],
+                                                                                      "length"))  # fmt: skip

@@ -27,3 +27,44 @@ def test_rl_results_bundle_the_sweep_its_controls_and_tuning():
 def test_an_unknown_task_is_refused():
     with pytest.raises(ValueError, match="unknown task"):
         committed.frontier_results("poetry", "default")
+
+
+def test_study_results_read_a_partial_study_and_report_what_is_missing(tmp_path):
+    import numpy as np
+
+    from alignlimits.experiments import study
+    from tests.study_fakes import fake_study_run
+
+    planned = study.study_configs("safety", "full")
+    rng = np.random.default_rng(0)
+    chosen = [planned[0], planned[2], planned[1]]  # zero-step, PPO's control, PPO's main run (out of order)
+    other = rl_runs.run_config("safety", "ppo", 0.5, 9, "full", lr=1e-3, kl_in="reward",
+                               **study.study_sizes("full"))  # not in the plan  # fmt: skip
+    path = rl_runs.save_runs("safety", "full", [fake_study_run(c, rng) for c in [*chosen, other]],
+                             tmp_path / "study.json")  # fmt: skip
+    res = committed.study_results("safety", "default", path=path)
+    assert [rl_runs.LMRunConfig(**r["config"]).key() for r in res.runs] == [c.key() for c in planned[:3]]
+    assert res.missing == planned[3:] and res.unplanned == 1 and res.tier == "full"
+    assert sum(res.complete.values()) == 3 and len(res.complete) == len(planned)
+    assert res.zero_step is res.runs[0] and res.frontier["task"] == "safety"
+    assert res.pilot and all(r["config"]["steps"] == study.study_sizes("full", pilot=True)["steps"]
+                             for r in res.pilot)  # fmt: skip
+
+
+def test_study_results_without_a_file_plan_every_run(tmp_path):
+    res = committed.study_results("summarization", "full", path=tmp_path / "none.json")
+    assert res.runs == [] and res.zero_step is None and len(res.missing) == len(res.planned) > 10
+
+
+def test_study_results_refuse_a_run_of_another_base_policy(tmp_path):
+    import numpy as np
+
+    from alignlimits.experiments import study
+    from tests.study_fakes import fake_study_run
+
+    zero = fake_study_run(study.study_configs("safety", "full")[0], np.random.default_rng(0))
+    path = rl_runs.save_runs("safety", "full", [zero], tmp_path / "study.json")
+    other = {**committed.frontier_results("safety", "full")}
+    other["config"] = {**other["config"], "temperature": 1.0}
+    with pytest.raises(ValueError, match="different base policies"):
+        committed.study_results("safety", "full", path=path, frontier=other)

@@ -27,6 +27,15 @@ Everything takes the plain dicts of the results files (:mod:`~alignlimits.experi
 * :func:`value_at_kl` — a curve on the KL–reward plane read at a given KL (matched-KL
   comparisons), refusing to extrapolate.
 
+The long runs (:mod:`~alignlimits.experiments.study`):
+
+* :func:`control_gains` → :class:`ControlGain` — each run's reward gain over its
+  shuffled-reward control, with its standard error and ``z`` (learned: ``z >`` :data:`LEARNED_Z`);
+* :func:`matched_share` → :class:`MatchedShare` — a policy's share of the estimated limit
+  at its KL, with the frontier's band, and best-of-N's gain there;
+* :func:`run_cost` → :class:`RunCost` — samples and CPU-hours from a run's provenance;
+* :func:`run_label` — a short name for a study run.
+
 numpy only (no torch): it reads results, it does not run models.
 """
 
@@ -43,11 +52,15 @@ from numpy.typing import ArrayLike, NDArray
 from alignlimits import lab
 
 __all__ = [
+    "LEARNED_Z",
     "BlockMeans",
+    "ControlGain",
     "ControlPair",
     "FixedPointComparison",
     "K1Bias",
+    "MatchedShare",
     "PathPoint",
+    "RunCost",
     "RunPoint",
     "RunSummary",
     "TrainingPath",
@@ -55,12 +68,16 @@ __all__ = [
     "block_means",
     "check_same_base",
     "clustered_mean_se",
+    "control_gains",
     "k1_bias",
+    "matched_share",
     "pair_controls",
     "paired_difference",
     "path_points",
     "ppo_fixed_points",
     "reliable_kl",
+    "run_cost",
+    "run_label",
     "run_points",
     "summarize_run",
     "training_path",
@@ -425,7 +442,8 @@ class PathPoint:
     ``gain``/``gain_se``: mean reward minus the zero-step run's, prompt by prompt
     (:func:`paired_difference`); ``judge_gain`` the same for the held-out judge;
     ``kl``/``kl_se`` the exact sequence KL to ``π0`` (clustered by prompt); ``length``
-    the mean completion length; ``samples`` how many evaluation samples.
+    the mean completion length; ``samples`` how many evaluation samples; ``length_change``/
+    ``length_change_se`` the mean length minus the zero-step run's, paired like the gains.
     """
 
     step: int
@@ -437,6 +455,8 @@ class PathPoint:
     kl_se: float
     length: float
     samples: int
+    length_change: float = float("nan")
+    length_change_se: float = float("nan")
 
 
 def path_points(run: dict[str, Any], zero_step: dict[str, Any]) -> list[PathPoint]:
@@ -453,8 +473,9 @@ def path_points(run: dict[str, Any], zero_step: dict[str, Any]) -> list[PathPoin
         gain, gain_se = paired_difference(ev, base)
         judge, judge_se = paired_difference(ev, base, "judge")
         kl, kl_se = clustered_mean_se(ev["kl_exact"], ev["prompt_index"])
+        length, length_se = paired_difference(ev, base, "length")
         points.append(PathPoint(step, gain, gain_se, judge, judge_se, kl, kl_se, float(np.mean(ev["length"])),
-                                len(ev["reward"])))  # fmt: skip
+                                len(ev["reward"]), length, length_se))  # fmt: skip
     return points
 
 
@@ -572,3 +593,224 @@ def zero_step_check(
     max_kl = float(np.max(np.abs(ev["kl_exact"])))
     return ZeroStepCheck(reward_diff, reward_se, judge_diff, judge_se, float(z), max_kl,
                          bool(z <= z_limit and max_kl <= kl_tolerance))  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- the long runs (study)
+
+#: A run *learned* when its reward gain over its shuffled-reward control exceeds this many standard errors.
+LEARNED_Z = 2.0
+
+
+def _config_without(config: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in names}
+
+
+@dataclass(frozen=True)
+class ControlGain:
+    """A run trained on the reward against its shuffled-reward control (same config but the reward signal).
+
+    Attributes
+    ----------
+    method, beta, seed : the pair's method, ``kl_coef`` and seed.
+    gain, se : the run's mean evaluated reward minus the control's, prompt by prompt, and its
+        standard error (:func:`paired_difference`; both evaluations use the same prompts and seed).
+    z : ``gain / se``; the run *learned* (:attr:`learned`) when ``z >`` :data:`LEARNED_Z`.
+    judge_gain, judge_se : the same difference for the held-out judge.
+    kl, control_kl : the exact sequence KL to ``π0`` of the run and of its control (means over samples).
+    """
+
+    method: str
+    beta: float
+    seed: int
+    gain: float
+    se: float
+    z: float
+    judge_gain: float
+    judge_se: float
+    kl: float
+    control_kl: float
+
+    @property
+    def learned(self) -> bool:
+        """``z >`` :data:`LEARNED_Z`: the reward bought a gain that noise alone (the control) did not."""
+        return bool(self.z > LEARNED_Z)
+
+
+def control_gains(runs: Sequence[dict[str, Any]]) -> list[ControlGain]:
+    """Each shuffled-reward control of ``runs`` against the run it shadows (the same config, trained on the reward).
+
+    Controls whose run is not among ``runs`` are left out (the study may not have it yet).
+
+    Examples
+    --------
+    >>> cfg = {"method": "ppo", "kl_coef": 0.1, "seed": 1, "steps": 2}
+    >>> ev = lambda r: {"prompt_index": [0, 0, 1, 1], "reward": r, "judge": [0.0] * 4, "kl_exact": [0.5] * 4}
+    >>> run = {"config": cfg, "eval": ev([1.0, 2.0, 5.0, 6.0])}
+    >>> control = {"config": {**cfg, "reward_signal": "shuffled"}, "eval": ev([1.0, 1.0, 4.0, 4.0])}
+    >>> g = control_gains([run, control])[0]
+    >>> g.gain, g.se, g.z, g.learned
+    (1.0, 0.5, 2.0, False)
+    """
+    real = [r for r in runs if r["config"].get("reward_signal", "task") == "task"]
+    out = []
+    for control in runs:
+        cfg = control["config"]
+        if cfg.get("reward_signal", "task") != "shuffled":
+            continue
+        key = _config_without(cfg, "reward_signal")
+        match = [r for r in real if _config_without(r["config"], "reward_signal") == key]
+        if not match:
+            continue
+        run = match[0]
+        gain, se = paired_difference(run["eval"], control["eval"])
+        judge, judge_se = paired_difference(run["eval"], control["eval"], "judge")
+        out.append(ControlGain(
+            method=cfg["method"], beta=float(cfg["kl_coef"]), seed=int(cfg["seed"]), gain=gain, se=se,
+            z=gain / se if se > 0 else float("nan"), judge_gain=judge, judge_se=judge_se,
+            kl=float(np.mean(run["eval"]["kl_exact"])), control_kl=float(np.mean(control["eval"]["kl_exact"])),
+        ))  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class MatchedShare:
+    """A policy's reward gain as a share of the estimated limit at the same KL (matched KL).
+
+    Attributes
+    ----------
+    kl, gain, gain_se : the policy's KL to ``π0``, its reward gain and the gain's standard error.
+    limit : the estimated frontier's gain at ``kl`` (:func:`value_at_kl` along the frontier; NaN
+        beyond the estimable ceiling or the β grid).
+    limit_low, limit_high : the frontier's band at ``kl`` (its bootstrap percentiles over prompts).
+    share : ``gain / limit``; ``share_low``, ``share_high`` the share against the band's upper and
+        lower edges (the frontier's uncertainty); ``share_se`` the gain's standard error over the
+        limit (the policy's own noise). NaN where the limit (or the edge) is not positive.
+    reliable : ``kl`` lies in the frontier's reliable region. The plug-in frontier is biased low at
+        every KL, and more so beyond the reliable region, so a share is an upper estimate of the
+        share of the true limit.
+    bon_gain : best-of-N's gain at the same KL, interpolated between its ``N`` (NaN outside them).
+    """
+
+    kl: float
+    gain: float
+    gain_se: float
+    limit: float
+    limit_low: float
+    limit_high: float
+    share: float
+    share_low: float
+    share_high: float
+    share_se: float
+    reliable: bool
+    bon_gain: float
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if np.isfinite(b) and b > 0 else float("nan")
+
+
+def matched_share(curves: lab.LabCurves, kl: float, gain: float, gain_se: float = float("nan")) -> MatchedShare:
+    """The :class:`MatchedShare` of a policy at (``kl``, ``gain``) against the estimated frontier ``curves``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> rewards = rng.normal(size=(8, 16))
+    >>> curves = lab.lab_curves(rewards, rewards, [0.5, 1.0, 2.0], (1, 2, 4), n_boot=50,
+    ...                         rng=np.random.default_rng(1))
+    >>> s = matched_share(curves, 0.2, 0.3, 0.05)
+    >>> round(s.limit, 4), round(s.share, 4), round(s.share_se, 4)
+    (0.5327, 0.5632, 0.0939)
+    >>> bool(np.isnan(matched_share(curves, 5.0, 0.3).share))  # beyond the estimable ceiling
+    True
+    """
+    if not (np.isfinite(kl) and kl >= 0):
+        raise ValueError(f"kl must be a finite number >= 0; got {kl!r}.")
+    if not np.isfinite(gain):
+        raise ValueError(f"gain must be finite; got {gain!r}.")
+    frontier_kl = np.concatenate([[0.0], np.atleast_1d(curves.kl)])
+    inside = frontier_kl <= curves.kl_ceiling  # beyond the ceiling the estimate has no meaning
+
+    def read(values: ArrayLike) -> float:
+        curve = np.concatenate([[0.0], np.atleast_1d(values)])[inside]
+        return float(value_at_kl(kl, frontier_kl[inside], curve))
+
+    limit = read(curves.gain_reward)
+    low, high = (read(edge) for edge in curves.bands["gain_reward"])
+    bon = float(value_at_kl(kl, curves.bon_kl, curves.bon_gain_reward)) if curves.bon_kl.size > 1 else float("nan")
+    return MatchedShare(
+        kl=float(kl), gain=float(gain), gain_se=float(gain_se), limit=limit, limit_low=low, limit_high=high,
+        share=_ratio(gain, limit), share_low=_ratio(gain, high), share_high=_ratio(gain, low),
+        share_se=_ratio(gain_se, limit), reliable=bool(kl <= reliable_kl(curves)), bon_gain=bon,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """What a run cost, from its provenance.
+
+    Attributes
+    ----------
+    samples_drawn : completions sampled from a policy to train (RL: every training sample;
+        distillation: its one pass of base samples).
+    samples_trained : rows the optimiser saw (``steps × samples_per_step``).
+    cpu_hours : wall time (training and evaluation) times the torch threads, in hours.
+    train_hours : the training part alone (sampling pass included), times the threads.
+    device : the device it ran on (``"cpu"``, ``"cuda"``).
+    per_answer : samples drawn per answer at inference (1: the trained policy answers once).
+    """
+
+    samples_drawn: int
+    samples_trained: int
+    cpu_hours: float
+    train_hours: float
+    device: str
+    per_answer: int = 1
+
+
+def run_cost(run: dict[str, Any]) -> RunCost:
+    """The :class:`RunCost` of a saved run (its ``provenance``).
+
+    Examples
+    --------
+    >>> prov = {"samples_trained": 3840, "samples_drawn": 3840, "wall_time_s": 7200.0, "train_time_s": 5400.0,
+    ...         "hardware": {"device": "cpu", "torch_threads": 1}}
+    >>> run_cost({"provenance": prov})
+    RunCost(samples_drawn=3840, samples_trained=3840, cpu_hours=2.0, train_hours=1.5, device='cpu', per_answer=1)
+    """
+    prov = run["provenance"]
+    hardware = prov.get("hardware", {})
+    threads = int(hardware.get("torch_threads", 1) or 1)
+    trained = int(prov["samples_trained"])
+    train_s = float(prov.get("train_time_s", prov["wall_time_s"])) + float(prov.get("sampling_time_s", 0.0))
+    return RunCost(
+        samples_drawn=int(prov.get("samples_drawn", trained)), samples_trained=trained,
+        cpu_hours=float(prov["wall_time_s"]) * threads / 3600, train_hours=train_s * threads / 3600,
+        device=str(hardware.get("device", "cpu")),
+    )  # fmt: skip
+
+
+def run_label(config: dict[str, Any]) -> str:
+    """A short name for a study run: method, β, seed and what sets it apart (control, KL in the loss, best-of-N).
+
+    Examples
+    --------
+    >>> run_label({"method": "ppo", "kl_coef": 0.1, "seed": 2, "steps": 120})
+    'PPO β=0.1 seed 2'
+    >>> run_label({"method": "grpo", "kl_coef": 0.1, "seed": 1, "steps": 120, "reward_signal": "shuffled"})
+    'GRPO β=0.1 seed 1, shuffled control'
+    >>> run_label({"method": "distill", "kl_coef": 0.1, "seed": 1, "steps": 100, "best_of": 4})
+    'distill best-of-4 seed 1'
+    >>> run_label({"method": "grpo", "kl_coef": 0.1, "seed": 1, "steps": 0})
+    'zero-step (base policy)'
+    """
+    if config["steps"] == 0:
+        return "zero-step (base policy)"
+    method = "distill" if config["method"] == "distill" else config["method"].upper()
+    what = f"best-of-{config['best_of']}" if config.get("best_of") else f"β={config['kl_coef']:g}"
+    label = f"{method} {what} seed {config['seed']}"
+    if config.get("reward_signal", "task") == "shuffled":
+        label += ", shuffled control"
+    if config.get("kl_in") == "loss":
+        label += ", k3 in the loss"
+    return label

@@ -9,15 +9,18 @@ numbers are meaningless. Both paths return the same structures.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alignlimits.experiments import frontier
 from alignlimits.experiments.storage import results_path
 from alignlimits.tiers import current_tier
 
-__all__ = ["RLResults", "frontier_results", "rl_results"]
+if TYPE_CHECKING:  # torch: rl_runs is imported only when RL results are asked for
+    from alignlimits.experiments.rl_runs import LMRunConfig
+
+__all__ = ["RLResults", "StudyResults", "frontier_results", "rl_results", "study_results"]
 
 #: The smoke tier's live frontier: the smoke config's prompts (those the smoke RL runs train on), with
 #: enough samples per prompt for best-of-N up to 8.
@@ -96,3 +99,92 @@ def rl_results(task: str, tier: str | None = None) -> RLResults:
     for run in results.runs + results.tuning + results.controls:
         analysis.check_same_base(run["config"], results.frontier)  # raises if a run's π0 is not the frontier's
     return results
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """What the SmolLM2 study chapter shows for one task: the long runs that exist so far, and the plan.
+
+    Attributes
+    ----------
+    task, tier : the task, and the tier of the runs (``"full"`` for committed results, ``"smoke"`` live).
+    frontier : the frontier results of the same base policy (:func:`frontier_results`).
+    planned : every run the study plans (:func:`alignlimits.experiments.study.study_configs`), in the
+        order worth running them.
+    runs : the finished runs among them, in planned order (the run dicts of the results file).
+    pilot : the learning-rate pilot's runs (the committed full-tier pilot at every tier; empty if none).
+    unplanned : how many runs of the results file the plan no longer contains (left out of ``runs``).
+    """
+
+    task: str
+    tier: str
+    frontier: dict[str, Any]
+    planned: list[LMRunConfig]
+    runs: list[dict[str, Any]]
+    pilot: list[dict[str, Any]] = field(default_factory=list)
+    unplanned: int = 0
+
+    @property
+    def missing(self) -> list[LMRunConfig]:
+        """The planned runs not finished yet, in planned order."""
+        done = {_key(r) for r in self.runs}
+        return [c for c in self.planned if c.key() not in done]
+
+    @property
+    def complete(self) -> dict[str, bool]:
+        """Each planned run's key → whether it is among :attr:`runs`."""
+        done = {_key(r) for r in self.runs}
+        return {c.key(): c.key() in done for c in self.planned}
+
+    @property
+    def zero_step(self) -> dict[str, Any] | None:
+        """The zero-step run (the base policy through the evaluation), or None while it is missing."""
+        return next((r for r in self.runs if r["config"]["steps"] == 0), None)
+
+
+def _key(run: dict[str, Any]) -> str:
+    from alignlimits.experiments.rl_runs import LMRunConfig
+
+    return LMRunConfig(**run["config"]).key()
+
+
+def study_results(
+    task: str,
+    tier: str | None = None,
+    *,
+    path: str | Path | None = None,
+    frontier: dict[str, Any] | None = None,
+    work_dir: str | Path | None = None,
+) -> StudyResults:
+    """The long runs a chapter shows for ``task``: committed (default, full) or a live tiny study (smoke).
+
+    ``default``/``full``: the finished runs of the committed study file (or ``path``), which may
+    hold any subset of the planned runs — or none, when the file does not exist yet — against
+    the full-tier plan; ``frontier`` defaults to :func:`frontier_results`. ``smoke``: the whole
+    smoke-tier study (:func:`alignlimits.experiments.study.study_configs`) run live on the tiny
+    random GPT-2 in ``work_dir`` (a temporary folder when None), with a live frontier. Every run
+    is checked to share the frontier's base policy.
+    """
+    from alignlimits.experiments import analysis, rl_runs, study
+
+    tier = current_tier() if tier is None else tier
+    pilot_path = rl_runs.runs_path(study.PILOT_TASK, "full", "pilot")
+    pilot = rl_runs.load_runs(study.PILOT_TASK, "full", "pilot")["runs"] if pilot_path.is_file() else []
+    if tier == "smoke":
+        planned = study.study_configs(task, "smoke")
+        with tempfile.TemporaryDirectory() as temporary:
+            work = Path(work_dir) if work_dir is not None else Path(temporary)
+            front = frontier if frontier is not None else frontier_results(task, "smoke", work_dir=work)
+            runs = rl_runs.sweep(planned, work_dir=work, output=work / "study.json", progress=False)
+        saved, runs_tier = runs, "smoke"
+    else:
+        planned = study.study_configs(task, "full")
+        target = Path(path) if path is not None else rl_runs.runs_path(task, "full", "study")
+        saved = rl_runs.load_runs(task, "full", "study", path=target)["runs"] if target.is_file() else []
+        front = frontier if frontier is not None else frontier_results(task, tier)
+        runs_tier = "full"
+    by_key = {_key(r): r for r in saved}
+    runs = [by_key[c.key()] for c in planned if c.key() in by_key]
+    for run in runs:
+        analysis.check_same_base(run["config"], front)  # raises if a run's π0 is not the frontier's
+    return StudyResults(task, runs_tier, front, planned, runs, pilot, unplanned=len(by_key) - len(runs))
