@@ -68,3 +68,25 @@ def test_study_results_refuse_a_run_of_another_base_policy(tmp_path):
     other["config"] = {**other["config"], "temperature": 1.0}
     with pytest.raises(ValueError, match="different base policies"):
         committed.study_results("safety", "full", path=path, frontier=other)
+
+
+def test_the_smoke_tier_runs_the_verdicts_runs_live_and_lists_the_rest(tmp_path, monkeypatch):
+    from alignlimits.experiments import study
+
+    monkeypatch.setattr(study, "study_configs", _only_grpo(study.study_configs))  # one method: half the time
+    res = committed.study_results("safety", "smoke", work_dir=tmp_path)
+    configs = [rl_runs.LMRunConfig(**r["config"]) for r in res.runs]
+    ran = [(c.method, c.reward_signal, c.steps) for c in configs]
+    steps = study.study_sizes("smoke")["steps"]
+    assert ran[:3] == [("grpo", "task", 0), ("grpo", "task", steps), ("grpo", "shuffled", steps)]
+    assert {m for m, _, _ in ran[3:]} == {"distill"} and len(ran) > 3
+    main = (study.STUDY_KL_COEFS[0], study.STUDY_SEEDS[0], "reward")  # the pair's β, seed and KL placement
+    assert res.missing and all(c.method == "grpo" and (c.kl_coef, c.seed, c.placement) != main for c in res.missing)
+    assert res.tier == "smoke"
+
+
+def _only_grpo(plan):
+    def configs(task, tier=None, *, methods=("grpo", "distill"), part="all"):
+        return plan(task, tier, methods=[m for m in methods if m in ("grpo", "distill")], part=part)
+
+    return configs

@@ -160,10 +160,14 @@ def study_results(
 
     ``default``/``full``: the finished runs of the committed study file (or ``path``), which may
     hold any subset of the planned runs — or none, when the file does not exist yet — against
-    the full-tier plan; ``frontier`` defaults to :func:`frontier_results`. ``smoke``: the whole
-    smoke-tier study (:func:`alignlimits.experiments.study.study_configs`) run live on the tiny
-    random GPT-2 in ``work_dir`` (a temporary folder when None), with a live frontier. Every run
-    is checked to share the frontier's base policy.
+    the full-tier plan; ``frontier`` defaults to :func:`frontier_results`. ``smoke``: against the
+    smoke-tier plan (:func:`alignlimits.experiments.study.study_configs`), the runs the chapter's
+    verdicts rest on — the zero-step run, each RL method's main run with its shuffled control
+    (``part="pairs"``) and the distillation runs — run live on the tiny random GPT-2 in
+    ``work_dir`` (a temporary folder when None), with a live frontier; the rest (second β, more
+    seeds, the k3 variant: the same code with other settings) are reported missing, which also
+    exercises the chapter's partial-study path. Every run is checked to share the frontier's base
+    policy.
     """
     from alignlimits.experiments import analysis, rl_runs, study
 
@@ -172,10 +176,12 @@ def study_results(
     pilot = rl_runs.load_runs(study.PILOT_TASK, "full", "pilot")["runs"] if pilot_path.is_file() else []
     if tier == "smoke":
         planned = study.study_configs(task, "smoke")
+        verdicts = {c.key() for c in study.study_configs(task, "smoke", part="pairs")}
+        live = [c for c in planned if c.key() in verdicts or c.method == "distill"]
         with tempfile.TemporaryDirectory() as temporary:
             work = Path(work_dir) if work_dir is not None else Path(temporary)
             front = frontier if frontier is not None else frontier_results(task, "smoke", work_dir=work)
-            runs = rl_runs.sweep(planned, work_dir=work, output=work / "study.json", progress=False)
+            runs = rl_runs.sweep(live, work_dir=work, output=work / "study.json", progress=False)
         saved, runs_tier = runs, "smoke"
     else:
         planned = study.study_configs(task, "full")
